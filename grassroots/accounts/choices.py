@@ -1,0 +1,30 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from grassroots.areas.choices import Level
+
+
+class Role(models.TextChoices):
+    """Roles a user holds at one node of the tree; a grant covers the node's whole subtree."""
+
+    CITY_ADMIN = "city_admin", _("City administrator")
+    DISTRICT_STAFF = "district_staff", _("District staff")
+    STREET_STAFF = "street_staff", _("Street staff")
+    COMMUNITY_STAFF = "community_staff", _("Community staff")
+    GRID_WORKER = "grid_worker", _("Grid worker")
+
+
+# The levels of the tree at which each role may be granted. A city administrator may also be bound to
+# a province, for a deployment that spans several cities.
+ROLE_LEVELS: dict[str, frozenset[int]] = {
+    Role.CITY_ADMIN: frozenset({Level.PROVINCE, Level.CITY}),
+    Role.DISTRICT_STAFF: frozenset({Level.DISTRICT}),
+    Role.STREET_STAFF: frozenset({Level.STREET}),
+    Role.COMMUNITY_STAFF: frozenset({Level.COMMUNITY}),
+    Role.GRID_WORKER: frozenset({Level.GRID, Level.MICROGRID}),
+}
+
+# Roles that may create and manage accounts for nodes strictly below their own.
+MANAGING_ROLES: frozenset[str] = frozenset(
+    {Role.CITY_ADMIN, Role.DISTRICT_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF}
+)

@@ -1,0 +1,77 @@
+"""The one choke point through which every query is limited to what a user may see.
+
+A user's scope is the union of the subtrees of the nodes they hold grants at. Every model that lives
+in the tree stores the code of its area; its queryset derives from :class:`ScopedQuerySet` and names
+that field in ``scope_field``. Views and API handlers call ``Model.objects.visible_to(user)`` and never
+filter by area themselves; what falls outside is "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Self
+
+from django.db import models
+from django.db.models import Q
+
+from grassroots.areas.codes import in_subtree
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from grassroots.accounts.models import User
+
+_CACHE_ATTR = "_grassroots_scope_codes"
+
+
+def scope_codes(user: User | AnonymousUser | None) -> tuple[str, ...]:
+    """Codes of the roots of the user's scope, without codes nested inside another root.
+
+    Cached on the user object for the request; grants change rarely and a new request reloads them.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        codes = sorted(set(user.grants.values_list("area_id", flat=True)))  # type: ignore[union-attr]
+        roots: list[str] = []
+        for code in codes:  # sorted, so an ancestor always comes before its descendants
+            if not any(code.startswith(root) for root in roots):
+                roots.append(code)
+        cached = tuple(roots)
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def forget_scope(user: Any) -> None:
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def scope_q(field: str, user: User | AnonymousUser | None) -> Q | None:
+    """Q restricting ``field`` to the user's scope; None when the user sees nothing."""
+    codes = scope_codes(user)
+    if not codes:
+        return None
+    q = Q()
+    for code in codes:
+        q |= in_subtree(field, code)
+    return q
+
+
+def in_scope(user: User | AnonymousUser | None, code: str) -> bool:
+    return any(code.startswith(root) for root in scope_codes(user))
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Base queryset of every model that lives in the tree."""
+
+    #: the field holding the area code (a foreign key to ``areas.Area`` or the code itself)
+    scope_field: str = "area"
+
+    def visible_to(self, user: User | AnonymousUser | None) -> Self:
+        q = scope_q(self.scope_field, user)
+        return self.none() if q is None else self.filter(q)
+
+    def within(self, code: str) -> Self:
+        """Rows in the subtree of ``code`` (no scoping: combine with :meth:`visible_to`)."""
+        return self.filter(in_subtree(self.scope_field, code))

@@ -1,0 +1,20 @@
+"""The JSON API, ``/api/v1/``: one NinjaAPI, each app adds its router. Schema at ``/api/v1/openapi.json``."""
+
+from ninja import NinjaAPI
+
+from grassroots.accounts.api import ApiKeyAuth, SessionAuth, router as accounts_router
+from grassroots.areas.api import router as areas_router
+
+api = NinjaAPI(
+    title="Grassroots API",
+    version="1",
+    description=(
+        "Grassroots governance platform. Authenticate with `Authorization: Bearer <token>` "
+        "(tokens from `POST /api/v1/auth/token` or the account page) or a browser session. "
+        "Every response is limited to the caller's subtree; anything outside it is 404."
+    ),
+    auth=[ApiKeyAuth(), SessionAuth()],
+    urls_namespace="api",
+)
+api.add_router("/", accounts_router)
+api.add_router("/areas", areas_router)
