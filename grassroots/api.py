@@ -2,7 +2,8 @@
 
 from ninja import NinjaAPI
 
-from grassroots.accounts.api import ApiKeyAuth, SessionAuth, router as accounts_router
+from grassroots.accounts.api import ApiKeyAuth, SessionAuth
+from grassroots.accounts.api import router as accounts_router
 from grassroots.areas.api import router as areas_router
 
 api = NinjaAPI(

@@ -28,8 +28,10 @@ def generate_password(length: int = 14) -> str:
     """A random password that passes the validators: letters and digits, at least one of each kind."""
     while True:
         password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
-        if any(c.isdigit() for c in password) and any(c.isupper() for c in password) and any(
-            c.islower() for c in password
+        if (
+            any(c.isdigit() for c in password)
+            and any(c.isupper() for c in password)
+            and any(c.islower() for c in password)
         ):
             return password
 
@@ -86,7 +88,9 @@ def do_create_user(
     """Create an account with one grant. Returns the user and the initial password."""
     check_can_grant(actor, role=role, area=area)
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError(_("The username “%(username)s” is taken.") % {"username": username}, code="username")
+        raise ValidationError(
+            _("The username “%(username)s” is taken.") % {"username": username}, code="username"
+        )
     password = password or generate_password()
     user = User(username=username, full_name=full_name, phone=phone)
     user.set_password(password)
@@ -101,7 +105,9 @@ def do_add_grant(actor: User, *, target: User, role: str, area: Area) -> Grant:
     check_can_grant(actor, role=role, area=area)
     if target.pk == actor.pk:
         raise PermissionDenied(_("You may not change your own roles."))
-    grant, _created = Grant.objects.get_or_create(user=target, role=role, area=area, defaults={"created_by": actor})
+    grant, _created = Grant.objects.get_or_create(
+        user=target, role=role, area=area, defaults={"created_by": actor}
+    )
     forget_scope(target)
     return grant
 

@@ -65,7 +65,12 @@ class UserOut(Schema):
     @staticmethod
     def resolve_grants(obj: User) -> list[dict]:
         return [
-            {"role": g.role, "role_name": str(g.get_role_display()), "area_code": g.area_id, "area_name": g.area.name}
+            {
+                "role": g.role,
+                "role_name": str(g.get_role_display()),
+                "area_code": g.area_id,
+                "area_name": g.area.name,
+            }
             for g in obj.grants.all()
         ]
 
@@ -74,12 +79,16 @@ class Error(Schema):
     detail: str
 
 
-@router.post("/auth/token", auth=None, response={201: TokenOut, 401: Error}, summary="Exchange a password for a token")
+@router.post(
+    "/auth/token", auth=None, response={201: TokenOut, 401: Error}, summary="Exchange a password for a token"
+)
 def create_token(request: HttpRequest, payload: TokenIn):
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None or not user.is_active:
         raise HttpError(401, "Invalid username or password.")
-    token, key = ApiToken.issue(user=user, name=payload.name, expires_at=timezone.now() + timedelta(days=payload.days))
+    token, key = ApiToken.issue(
+        user=user, name=payload.name, expires_at=timezone.now() + timedelta(days=payload.days)
+    )
     return 201, {"token": key, "name": token.name, "expires_at": token.expires_at.isoformat()}
 
 

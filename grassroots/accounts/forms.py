@@ -36,7 +36,9 @@ class AreaCodeField(forms.CharField):
 
 class GrantForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
-    area = AreaCodeField(label=_("Area code"), help_text=_("The node the role is held at, e.g. 140302001001."))
+    area = AreaCodeField(
+        label=_("Area code"), help_text=_("The node the role is held at, e.g. 140302001001.")
+    )
 
     def __init__(self, *args, areas=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -100,7 +100,9 @@ class ApiToken(models.Model):
 
     PREFIX = "gr_"
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user"))
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
     name = models.CharField(_("name"), max_length=60)
     key_hash = models.CharField(max_length=64, unique=True)
     key_hint = models.CharField(_("key"), max_length=12, help_text=_("First characters of the key."))

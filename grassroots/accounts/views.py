@@ -71,7 +71,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
     )
     if query:
         users = users.filter(Q(username__icontains=query) | Q(full_name__icontains=query))
-    page = Paginator(users.order_by("username"), settings.GRASSROOTS["PAGE_SIZE"]).get_page(request.GET.get("page"))
+    page = Paginator(users.order_by("username"), settings.GRASSROOTS["PAGE_SIZE"]).get_page(
+        request.GET.get("page")
+    )
     return render(request, "accounts/user_list.html", {"page": page, "query": query})
 
 

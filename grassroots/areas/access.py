@@ -36,7 +36,9 @@ def search_areas(user, within: Area, query: str, level: int | None = None) -> Qu
     query = query.strip()
     if query:
         # A run of digits is a code prefix, answered by the same index range as any subtree.
-        qs = qs.filter(in_subtree("code", query) if query.isascii() and query.isdigit() else Q(name__icontains=query))
+        qs = qs.filter(
+            in_subtree("code", query) if query.isascii() and query.isdigit() else Q(name__icontains=query)
+        )
     if level:
         qs = qs.filter(level=level)
     return qs.order_by("level", "code")

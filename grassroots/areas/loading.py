@@ -43,7 +43,8 @@ def stage_rows(rows: Iterable[Sequence[object]], progress: Callable[[int], None]
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {', '.join(COLUMNS)} FROM {table} WITH NO DATA"
+                f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS "
+                f"SELECT {', '.join(COLUMNS)} FROM {table} WITH NO DATA"
             )
             count = 0
             with cursor.copy(f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
@@ -86,9 +87,14 @@ def merge_staged(update: Sequence[str] = COLUMNS[1:]) -> UpsertResult:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {STAGE}")
         total = cursor.fetchone()[0]
-        cursor.execute(f"SELECT COUNT(*) FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} a WHERE a.code = s.code)")
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM {table} a WHERE a.code = s.code)"
+        )
         inserted = cursor.fetchone()[0]
-        cursor.execute(f"SELECT COUNT(*) FROM {STAGE} s JOIN {table} a ON a.code = s.code WHERE {_changed('a', 's', update)}")
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {STAGE} s JOIN {table} a ON a.code = s.code "
+            f"WHERE {_changed('a', 's', update)}"
+        )
         updated = cursor.fetchone()[0]
         # Parents before children: ordering by code length keeps foreign keys satisfied row by row on
         # databases that check them immediately. "WHERE true" disambiguates SQLite's upsert grammar.

@@ -36,19 +36,29 @@ class Area(models.Model):
 
     code = models.CharField(_("code"), primary_key=True, max_length=codes.MAX_LENGTH)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=100)
     number = models.PositiveIntegerField(
-        _("number"), null=True, blank=True, help_text=_("Sequence number of a grid or micro-grid within its parent.")
+        _("number"),
+        null=True,
+        blank=True,
+        help_text=_("Sequence number of a grid or micro-grid within its parent."),
     )
     households_estimate = models.PositiveIntegerField(
         _("planned households"),
         null=True,
         blank=True,
-        help_text=_("Planning figure used to divide communities into grids, until the registry has real counts."),
+        help_text=_(
+            "Planning figure used to divide communities into grids, until the registry has real counts."
+        ),
     )
     boundary = models.JSONField(_("boundary"), null=True, blank=True, help_text=_("GeoJSON geometry."))
     center_lng = models.FloatField(_("centre longitude"), null=True, blank=True)
@@ -65,7 +75,8 @@ class Area(models.Model):
         constraints = [
             models.CheckConstraint(condition=_code_matches_level(), name="area_code_length_matches_level"),
             models.CheckConstraint(
-                condition=Q(level=Level.PROVINCE, parent__isnull=True) | Q(level__gt=Level.PROVINCE, parent__isnull=False),
+                condition=Q(level=Level.PROVINCE, parent__isnull=True)
+                | Q(level__gt=Level.PROVINCE, parent__isnull=False),
                 name="area_parent_below_province",
             ),
         ]
@@ -79,7 +90,11 @@ class Area(models.Model):
         for suffix in ("居民委员会", "村民委员会", "居委会", "村委会"):
             if self.name.endswith(suffix) and len(self.name) > len(suffix):
                 stripped = self.name[: -len(suffix)]
-                return stripped if stripped.endswith(("社区", "村", "居")) else stripped + ("村" if "村" in suffix else "")
+                return (
+                    stripped
+                    if stripped.endswith(("社区", "村", "居"))
+                    else stripped + ("村" if "村" in suffix else "")
+                )
         return self.name
 
     @property

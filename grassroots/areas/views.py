@@ -51,5 +51,11 @@ def search(request: HttpRequest, code: str) -> HttpResponse:
     return render(
         request,
         template,
-        {"area": area, "query": query, "results": results, "limit": SEARCH_LIMIT, "crumbs": breadcrumbs(request.user, area)},
+        {
+            "area": area,
+            "query": query,
+            "results": results,
+            "limit": SEARCH_LIMIT,
+            "crumbs": breadcrumbs(request.user, area),
+        },
     )

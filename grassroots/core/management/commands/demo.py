@@ -25,7 +25,9 @@ DEMO_ACCOUNTS = [
 
 
 class Command(BaseCommand):
-    help = "Create or update the demo database (Yangquan, grids, demo accounts), print the accounts, and serve."
+    help = (
+        "Create or update the demo database (Yangquan, grids, demo accounts), print the accounts, and serve."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = "Serve Grassroots over HTTP (development server, or gunicorn with --production)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000", help="Address and port (127.0.0.1:8000).")
+        parser.add_argument(
+            "addrport", nargs="?", default="127.0.0.1:8000", help="Address and port (127.0.0.1:8000)."
+        )
         parser.add_argument("--production", action="store_true", help="Run gunicorn with several workers.")
         parser.add_argument("--workers", type=int, default=int(os.environ.get("GRASSROOTS_WORKERS", "3")))
 
@@ -29,7 +31,15 @@ class Command(BaseCommand):
         else:
             call_command("collectstatic", interactive=False, verbosity=0)
         argv = [
-            sys.executable, "-m", "gunicorn", "grassroots.wsgi:application",
-            "--bind", addrport, "--workers", str(workers), "--access-logfile", "-",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "grassroots.wsgi:application",
+            "--bind",
+            addrport,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
         ]
         os.execv(sys.executable, argv)
