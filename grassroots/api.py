@@ -5,6 +5,9 @@ from ninja import NinjaAPI
 from grassroots.accounts.api import ApiKeyAuth, SessionAuth
 from grassroots.accounts.api import router as accounts_router
 from grassroots.areas.api import router as areas_router
+from grassroots.imports.api import router as imports_router
+from grassroots.registry.api import router as registry_router
+from grassroots.registry.coverage_api import router as coverage_router
 
 api = NinjaAPI(
     title="Grassroots API",
@@ -19,3 +22,6 @@ api = NinjaAPI(
 )
 api.add_router("/", accounts_router)
 api.add_router("/areas", areas_router)
+api.add_router("/registry", registry_router)
+api.add_router("/coverage", coverage_router)
+api.add_router("/imports", imports_router)

@@ -74,6 +74,9 @@ INSTALLED_APPS = [
     "grassroots.core",
     "grassroots.areas",
     "grassroots.accounts",
+    "grassroots.audit",
+    "grassroots.registry",
+    "grassroots.imports",
 ]
 
 MIDDLEWARE = [

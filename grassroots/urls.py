@@ -12,5 +12,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("areas/", include("grassroots.areas.urls")),
     path("accounts/", include("grassroots.accounts.urls")),
+    path("registry/", include("grassroots.registry.urls")),
+    path("coverage/", include("grassroots.registry.coverage_urls")),
+    path("imports/", include("grassroots.imports.urls")),
     path("api/v1/", api.urls),
 ]

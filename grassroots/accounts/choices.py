@@ -12,6 +12,7 @@ class Role(models.TextChoices):
     STREET_STAFF = "street_staff", _("Street staff")
     COMMUNITY_STAFF = "community_staff", _("Community staff")
     GRID_WORKER = "grid_worker", _("Grid worker")
+    AUDITOR = "auditor", _("Auditor")
 
 
 # The levels of the tree at which each role may be granted. A city administrator may also be bound to
@@ -22,7 +23,18 @@ ROLE_LEVELS: dict[str, frozenset[int]] = {
     Role.STREET_STAFF: frozenset({Level.STREET}),
     Role.COMMUNITY_STAFF: frozenset({Level.COMMUNITY}),
     Role.GRID_WORKER: frozenset({Level.GRID, Level.MICROGRID}),
+    Role.AUDITOR: frozenset({Level.PROVINCE, Level.CITY, Level.DISTRICT, Level.STREET}),
 }
+
+# Roles whose grants open the tree and the registry. The auditor reads the audit trail of a subtree
+# and nothing else (separation of duties).
+STAFF_ROLES: frozenset[str] = frozenset(
+    {Role.CITY_ADMIN, Role.DISTRICT_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER}
+)
+AUDIT_ROLES: frozenset[str] = frozenset({Role.AUDITOR})
+# Roles that see who belongs to a care group (elderly living alone, disabled, ...): the people who
+# visit and support them. Leaders above the street see these groups only as counts.
+CARE_ROLES: frozenset[str] = frozenset({Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER})
 
 # Roles that may create and manage accounts for nodes strictly below their own.
 MANAGING_ROLES: frozenset[str] = frozenset(

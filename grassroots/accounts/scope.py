@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from django.db import models
 from django.db.models import Q
 
+from grassroots.accounts.choices import STAFF_ROLES
 from grassroots.areas.codes import in_subtree
 
 if TYPE_CHECKING:
@@ -23,23 +24,27 @@ if TYPE_CHECKING:
 _CACHE_ATTR = "_grassroots_scope_codes"
 
 
-def scope_codes(user: User | AnonymousUser | None) -> tuple[str, ...]:
+def scope_codes(user: User | AnonymousUser | None, roles: frozenset[str] | None = None) -> tuple[str, ...]:
     """Codes of the roots of the user's scope, without codes nested inside another root.
 
-    Cached on the user object for the request; grants change rarely and a new request reloads them.
+    ``roles`` limits the grants that count (default: the staff roles, which see the registry; an
+    auditor's grant opens the audit trail, not residents). Cached on the user object for the
+    request; grants change rarely and a new request reloads them.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return ()
-    cached = getattr(user, _CACHE_ATTR, None)
-    if cached is None:
-        codes = sorted(set(user.grants.values_list("area_id", flat=True)))  # type: ignore[union-attr]
+    roles = STAFF_ROLES if roles is None else roles
+    cache: dict[frozenset[str], tuple[str, ...]] = getattr(user, _CACHE_ATTR, None) or {}
+    if roles not in cache:
+        grants = user.grants.filter(role__in=roles)  # type: ignore[union-attr]
+        codes = sorted(set(grants.values_list("area_id", flat=True)))
         roots: list[str] = []
         for code in codes:  # sorted, so an ancestor always comes before its descendants
             if not any(code.startswith(root) for root in roots):
                 roots.append(code)
-        cached = tuple(roots)
-        setattr(user, _CACHE_ATTR, cached)
-    return cached
+        cache[roles] = tuple(roots)
+        setattr(user, _CACHE_ATTR, cache)
+    return cache[roles]
 
 
 def forget_scope(user: Any) -> None:
@@ -47,9 +52,9 @@ def forget_scope(user: Any) -> None:
         delattr(user, _CACHE_ATTR)
 
 
-def scope_q(field: str, user: User | AnonymousUser | None) -> Q | None:
+def scope_q(field: str, user: User | AnonymousUser | None, roles: frozenset[str] | None = None) -> Q | None:
     """Q restricting ``field`` to the user's scope; None when the user sees nothing."""
-    codes = scope_codes(user)
+    codes = scope_codes(user, roles)
     if not codes:
         return None
     q = Q()
@@ -58,8 +63,8 @@ def scope_q(field: str, user: User | AnonymousUser | None) -> Q | None:
     return q
 
 
-def in_scope(user: User | AnonymousUser | None, code: str) -> bool:
-    return any(code.startswith(root) for root in scope_codes(user))
+def in_scope(user: User | AnonymousUser | None, code: str, roles: frozenset[str] | None = None) -> bool:
+    return any(code.startswith(root) for root in scope_codes(user, roles))
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -67,9 +72,11 @@ class ScopedQuerySet(models.QuerySet):
 
     #: the field holding the area code (a foreign key to ``areas.Area`` or the code itself)
     scope_field: str = "area"
+    #: the roles whose grants open this model (None: the staff roles)
+    scope_roles: frozenset[str] | None = None
 
     def visible_to(self, user: User | AnonymousUser | None) -> Self:
-        q = scope_q(self.scope_field, user)
+        q = scope_q(self.scope_field, user, self.scope_roles)
         return self.none() if q is None else self.filter(q)
 
     def within(self, code: str) -> Self:
