@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "grassroots.audit",
     "grassroots.registry",
     "grassroots.imports",
+    "grassroots.cases",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,18 @@ GRASSROOTS = {
     "VILLAGE_GRID_HOUSEHOLDS": env_int("GRASSROOTS_VILLAGE_GRID_HOUSEHOLDS", 150),
     "MICROGRID_HOUSEHOLDS": env_int("GRASSROOTS_MICROGRID_HOUSEHOLDS", 30),
     "PAGE_SIZE": env_int("GRASSROOTS_PAGE_SIZE", 50),
+    # Cases: working day, reopen period, map bounds (min lng, min lat, max lng, max lat), notifications.
+    "WORKDAY": (
+        os.environ.get("GRASSROOTS_WORKDAY_OPENS", "08:30"),
+        os.environ.get("GRASSROOTS_WORKDAY_CLOSES", "17:30"),
+    ),
+    "REOPEN_DAYS": env_int("GRASSROOTS_REOPEN_DAYS", 30),
+    "BOUNDS": [float(x) for x in os.environ.get("GRASSROOTS_BOUNDS", "112.9,37.6,114.1,38.5").split(",")],
+    "NOTIFY_CHANNELS": env_list("GRASSROOTS_NOTIFY_CHANNELS"),
+    "WEBHOOK_URL": os.environ.get("GRASSROOTS_WEBHOOK_URL", ""),
 }
+MEDIA_ROOT = Path(os.environ.get("GRASSROOTS_MEDIA_ROOT", DATA_DIR / "media"))
+EMAIL_BACKEND = os.environ.get("GRASSROOTS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("GRASSROOTS_FROM_EMAIL", "grassroots@localhost")
 # Messages may carry a one-time password: keep them server-side, never in a (signed, readable) cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
