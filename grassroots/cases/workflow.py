@@ -231,13 +231,16 @@ def apply(
     if transition.needs_note and not note:
         raise ValidationError(_("Say why (or what was done)."), code="note")
 
-    from_status, from_level = locked.status, locked.level
+    from_status, from_level, from_step = locked.status, locked.level, locked.step
     user = actor if getattr(actor, "is_authenticated", False) else None
     _apply_effects(
         locked, transition, user, note=note, unit=unit, into=into, satisfaction=satisfaction, now=now
     )
     locked.status = transition.target
-    start_clock(locked, now)
+    # The clock restarts when the step changes (dispatched → in progress keeps the handling clock),
+    # and always when the case moves to another level, is sent back or is reopened.
+    if STEP_OF_STATUS.get(locked.status) != from_step or action in ("escalate", "reopen", "send_back"):
+        start_clock(locked, now)
     old_version = locked.version
     locked.version = old_version + 1
     fields = [
