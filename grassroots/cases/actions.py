@@ -325,7 +325,7 @@ def do_answer_supervision(actor, order: SupervisionOrder, *, answer: str) -> Sup
 
     if not holds(actor, order.case):
         raise PermissionDenied(_("Only the level handling the case answers its supervision orders."))
-    if order.status != SupervisionStatus.OPEN:
+    if order.status not in (SupervisionStatus.OPEN, SupervisionStatus.LATE):
         raise ValidationError(_("This order has been answered."), code="status")
     if not answer.strip():
         raise ValidationError(_("Write the answer."), code="answer")

@@ -81,6 +81,7 @@ class AttributeType(models.TextChoices):
 
 class SupervisionStatus(models.TextChoices):
     OPEN = "open", _("Open")
+    LATE = "late", _("Late")
     ANSWERED = "answered", _("Answered")
     CLOSED = "closed", _("Closed")
 

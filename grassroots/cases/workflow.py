@@ -214,7 +214,11 @@ def apply(
     if transition is None:
         raise ValidationError(_("Unknown action."), code="action")
     now = now or timezone.now()
-    locked = Case.objects.select_for_update().select_related("category", "holder", "unit").get(pk=case.pk)
+    locked = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("category", "holder", "unit")
+        .get(pk=case.pk)
+    )
     if version is not None and locked.version != version:
         raise StaleCase(
             _("The case changed while you were looking at it. Reload and try again."), code="stale"
@@ -349,7 +353,7 @@ def resume(actor, case: Case, *, now: dt.datetime | None = None) -> Case:
     """Restart the clock; the deadline moves by the working time spent paused."""
     from grassroots.core.workcalendar import calendar
 
-    locked = Case.objects.select_for_update().select_related("category").get(pk=case.pk)
+    locked = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
     if not (is_handler(actor, locked) or holds(actor, locked)):
         raise PermissionDenied(_("You may not resume this case."))
     if not locked.paused_at:
