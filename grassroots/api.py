@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from grassroots.accounts.api import ApiKeyAuth, SessionAuth
 from grassroots.accounts.api import router as accounts_router
 from grassroots.areas.api import router as areas_router
+from grassroots.cases.api import router as cases_router
 from grassroots.imports.api import router as imports_router
 from grassroots.registry.api import router as registry_router
 from grassroots.registry.coverage_api import router as coverage_router
@@ -25,3 +26,4 @@ api.add_router("/areas", areas_router)
 api.add_router("/registry", registry_router)
 api.add_router("/coverage", coverage_router)
 api.add_router("/imports", imports_router)
+api.add_router("/cases", cases_router)

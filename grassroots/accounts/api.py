@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.security import HttpBearer, SessionAuth
@@ -89,7 +89,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
     token, key = ApiToken.issue(
         user=user, name=payload.name, expires_at=timezone.now() + timedelta(days=payload.days)
     )
-    return 201, {"token": key, "name": token.name, "expires_at": token.expires_at.isoformat()}
+    return Status(201, {"token": key, "name": token.name, "expires_at": token.expires_at.isoformat()})
 
 
 @router.get("/me", response=UserOut, summary="The caller and their grants")
