@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "grassroots.registry",
     "grassroots.imports",
     "grassroots.cases",
+    "grassroots.disputes",
 ]
 
 MIDDLEWARE = [

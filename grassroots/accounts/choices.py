@@ -13,6 +13,8 @@ class Role(models.TextChoices):
     COMMUNITY_STAFF = "community_staff", _("Community staff")
     GRID_WORKER = "grid_worker", _("Grid worker")
     AUDITOR = "auditor", _("Auditor")
+    MEDIATOR = "mediator", _("People's mediator")
+    LEGAL_ADVISER = "legal_adviser", _("Legal adviser")
 
 
 # The levels of the tree at which each role may be granted. A city administrator may also be bound to
@@ -24,6 +26,8 @@ ROLE_LEVELS: dict[str, frozenset[int]] = {
     Role.COMMUNITY_STAFF: frozenset({Level.COMMUNITY}),
     Role.GRID_WORKER: frozenset({Level.GRID, Level.MICROGRID}),
     Role.AUDITOR: frozenset({Level.PROVINCE, Level.CITY, Level.DISTRICT, Level.STREET}),
+    Role.MEDIATOR: frozenset({Level.STREET, Level.COMMUNITY}),
+    Role.LEGAL_ADVISER: frozenset({Level.STREET, Level.COMMUNITY}),
 }
 
 # Roles whose grants open the tree and the registry. The auditor reads the audit trail of a subtree
@@ -32,6 +36,8 @@ STAFF_ROLES: frozenset[str] = frozenset(
     {Role.CITY_ADMIN, Role.DISTRICT_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER}
 )
 AUDIT_ROLES: frozenset[str] = frozenset({Role.AUDITOR})
+# Mediators and legal advisers (一村(居)一法律顾问) see the disputes assigned to them, nothing else.
+MEDIATION_ROLES: frozenset[str] = frozenset({Role.MEDIATOR, Role.LEGAL_ADVISER})
 # Roles that see who belongs to a care group (elderly living alone, disabled, ...): the people who
 # visit and support them. Leaders above the street see these groups only as counts.
 CARE_ROLES: frozenset[str] = frozenset({Role.STREET_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER})

@@ -16,6 +16,7 @@ log = logging.getLogger("grassroots.worker")
 TASKS = [
     "grassroots.cases.sweep.sweep",
     "grassroots.imports.jobs.process_pending_jobs",
+    "grassroots.disputes.actions.sweep",
 ]
 
 
