@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "grassroots.imports",
     "grassroots.cases",
     "grassroots.disputes",
+    "grassroots.cockpit",
 ]
 
 MIDDLEWARE = [
