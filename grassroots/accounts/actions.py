@@ -105,6 +105,7 @@ def do_add_grant(actor: User, *, target: User, role: str, area: Area) -> Grant:
     check_can_grant(actor, role=role, area=area)
     if target.pk == actor.pk:
         raise PermissionDenied(_("You may not change your own roles."))
+    check_can_manage_user(actor, target)  # not a colleague at the actor's node, nor anyone above
     grant, _created = Grant.objects.get_or_create(
         user=target, role=role, area=area, defaults={"created_by": actor}
     )

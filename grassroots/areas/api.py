@@ -1,5 +1,6 @@
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: django-ninja reads the parameter annotations of a
+# @paginate-wrapped view in the wrapper's module, where a string like "Query[SearchFilter]" cannot be
+# resolved (GET /search and /openapi.json failed with PydanticUserError).
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -65,7 +66,12 @@ class AreaDetailOut(AreaOut):
 
 
 class TreeNodeOut(AreaOut):
-    children: list[TreeNodeOut] = []
+    children: list["TreeNodeOut"] = []
+
+    @staticmethod
+    def resolve_children(obj: Area) -> list[Area]:
+        # The levels ``tree`` fetched, not the reverse relation (which would be the whole next level).
+        return obj.children_list
 
 
 class SearchFilter(Schema):
@@ -128,13 +134,7 @@ def tree(request: HttpRequest, code: str, depth: int = Query(1, ge=1, le=MAX_TRE
         node.children_list = []
         by_code[node.code] = node
         by_code[node.parent_id].children_list.append(node)
-    return _as_tree(area)
-
-
-def _as_tree(node: Area) -> dict:
-    data = AreaOut.from_orm(node).dict()
-    data["children"] = [_as_tree(child) for child in node.children_list]
-    return data
+    return area
 
 
 class _ChildPage:

@@ -71,7 +71,7 @@ class GridPolicy:
             "village_grid_households": conf["VILLAGE_GRID_HOUSEHOLDS"],
             "microgrid_households": conf["MICROGRID_HOUSEHOLDS"],
         }
-        values.update({k: v for k, v in overrides.items() if v})
+        values.update({k: v for k, v in overrides.items() if v is not None})
         policy = cls(**values)
         if min(values.values()) < 1:
             raise ValueError("household sizes must be positive")
@@ -196,7 +196,8 @@ def generate_grids(
                 report.microgrids += 1
     with transaction.atomic():
         loading.stage_rows(rows, progress=progress)
-        report.removed = _remove_stale(code)
+        # Below a community (a grid, a micro-grid) nothing is regenerated, so nothing there is stale.
+        report.removed = _remove_stale(code) if communities else 0
         result = loading.merge_staged()
     report.inserted, report.updated, report.unchanged = result.inserted, result.updated, result.unchanged
     return report
