@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.db import transaction
 from django.http import HttpRequest
 
+from .chain import seal
 from .models import Action, AuditEntry
 
 
@@ -30,7 +32,7 @@ def record(
 ) -> AuditEntry:
     """Append one entry. Never pass an ID number or phone in any argument: name the field instead."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         actor=user,
         actor_name=user.get_username() if user else "system",
         action=action,
@@ -43,11 +45,18 @@ def record(
         ip=client_ip(request),
         detail=detail or {},
     )
+    with transaction.atomic():
+        seal([entry])
+        entry.save()
+    return entry
 
 
 def record_many(entries: Iterable[AuditEntry]) -> None:
     """Bulk-append entries built by the caller (imports that touch many records)."""
-    AuditEntry.objects.bulk_create(list(entries), batch_size=2000)
+    batch = list(entries)
+    with transaction.atomic():
+        seal(batch)
+        AuditEntry.objects.bulk_create(batch, batch_size=2000)
 
 
 __all__ = ["Action", "record", "record_many"]

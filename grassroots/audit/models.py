@@ -50,6 +50,10 @@ class AuditEntry(models.Model):
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     ip = models.GenericIPAddressField(_("from"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
+    # The hash chain: each entry's hash covers its content and the previous entry's hash, so a
+    # changed or deleted entry breaks every link after it (grassroots audit verify).
+    prev_hash = models.CharField(max_length=64, default="", blank=True)
+    hash = models.CharField(max_length=64, default="", blank=True, db_index=True)
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -61,3 +65,26 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+
+class Checkpoint(models.Model):
+    """The chain's head at a moment: how many entries, up to which id, ending in which hash.
+
+    Written by ``grassroots audit verify --checkpoint`` (and by retention purges, as the new anchor);
+    a later verification compares against it, which also catches entries deleted from the end.
+    """
+
+    at = models.DateTimeField(default=timezone.now)
+    last_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    first_id = models.BigIntegerField(default=0)
+    anchor_hash = models.CharField(
+        max_length=64, default="", help_text=_("prev_hash of the first kept entry.")
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} #{self.last_id}"

@@ -18,7 +18,9 @@ import pytest
 
 
 def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     environment.update({"GRASSROOTS_DATA_DIR": str(data_dir), **env})
     return subprocess.run(
         [sys.executable, "-m", "grassroots", *args],
