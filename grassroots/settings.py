@@ -90,8 +90,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "grassroots.accounts.middleware.IdleTimeoutMiddleware",
+    "grassroots.accounts.middleware.PasswordExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "grassroots.core.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "grassroots.urls"
@@ -146,12 +149,29 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# Two documented password profiles: "mlps" (等级保护, the default) and "asvs" (OWASP ASVS 5).
+PASSWORD_PROFILE = os.environ.get("GRASSROOTS_PASSWORD_PROFILE", "mlps")
+if PASSWORD_PROFILE not in ("mlps", "asvs"):
+    raise ImproperlyConfigured("GRASSROOTS_PASSWORD_PROFILE is mlps or asvs.")
+_DJANGO_VALIDATORS = "django.contrib.auth.password_validation."
+AUTH_PASSWORD_VALIDATORS = {
+    # 8+ characters of three kinds, not a recent password, changed every 90 days.
+    "mlps": [
+        {"NAME": _DJANGO_VALIDATORS + "UserAttributeSimilarityValidator"},
+        {"NAME": _DJANGO_VALIDATORS + "MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+        {"NAME": "grassroots.accounts.passwords.ComplexityValidator"},
+        {"NAME": _DJANGO_VALIDATORS + "CommonPasswordValidator"},
+        {"NAME": "grassroots.accounts.passwords.HistoryValidator", "OPTIONS": {"count": 5}},
+    ],
+    # 12 to 128 characters, not on the bundled breached/common list, no composition rules or rotation.
+    "asvs": [
+        {"NAME": _DJANGO_VALIDATORS + "UserAttributeSimilarityValidator"},
+        {"NAME": _DJANGO_VALIDATORS + "MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+        {"NAME": "grassroots.accounts.passwords.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+        {"NAME": _DJANGO_VALIDATORS + "CommonPasswordValidator"},
+    ],
+}[PASSWORD_PROFILE]
+AUTHENTICATION_BACKENDS = ["grassroots.accounts.security.LockoutBackend"]
 SESSION_COOKIE_AGE = env_int("GRASSROOTS_SESSION_AGE", 8 * 3600)
 
 # --- Internationalisation -------------------------------------------------------------------------
@@ -219,6 +239,11 @@ GRASSROOTS = {
     "BOUNDS": [float(x) for x in os.environ.get("GRASSROOTS_BOUNDS", "112.9,37.6,114.1,38.5").split(",")],
     "NOTIFY_CHANNELS": env_list("GRASSROOTS_NOTIFY_CHANNELS"),
     "WEBHOOK_URL": os.environ.get("GRASSROOTS_WEBHOOK_URL", ""),
+    # Accounts (see grassroots.accounts.security).
+    "PASSWORD_PROFILE": PASSWORD_PROFILE,
+    "PASSWORD_MAX_AGE_DAYS": env_int("GRASSROOTS_PASSWORD_MAX_AGE_DAYS", 90),
+    "TOTP_REQUIRED": env_bool("GRASSROOTS_TOTP_REQUIRED", PRODUCTION),
+    "IDLE_MINUTES": env_int("GRASSROOTS_IDLE_MINUTES", 30),
 }
 MEDIA_ROOT = Path(os.environ.get("GRASSROOTS_MEDIA_ROOT", DATA_DIR / "media"))
 EMAIL_BACKEND = os.environ.get("GRASSROOTS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -10,16 +10,19 @@ from __future__ import annotations
 import secrets
 import string
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from grassroots.areas.choices import Level
 from grassroots.areas.models import Area
+from grassroots.audit.log import Action, record
 
 from .choices import MANAGING_ROLES, ROLE_LEVELS, Role
 from .models import Grant, User
 from .scope import forget_scope
+from .security import check_separation
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -74,6 +77,19 @@ def check_can_grant(actor: User, *, role: str, area: Area) -> None:
         )
 
 
+def _audit_grant(actor: User, target: User, role: str, area_code: str, change: str) -> None:
+    record(
+        actor=actor,
+        action=Action.PERMISSION,
+        object_type="accounts.user",
+        object_id=target.pk,
+        object_label=target.username,
+        area_code=area_code,
+        fields=["grants"],
+        detail={"change": change, "role": role, "area": area_code},
+    )
+
+
 @transaction.atomic
 def do_create_user(
     actor: User,
@@ -96,7 +112,9 @@ def do_create_user(
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
+    password_validation.password_changed(password, user)
     Grant.objects.create(user=user, role=role, area=area, created_by=actor)
+    _audit_grant(actor, user, role, area.code, "created")
     return user, password
 
 
@@ -106,9 +124,12 @@ def do_add_grant(actor: User, *, target: User, role: str, area: Area) -> Grant:
     if target.pk == actor.pk:
         raise PermissionDenied(_("You may not change your own roles."))
     check_can_manage_user(actor, target)  # not a colleague at the actor's node, nor anyone above
-    grant, _created = Grant.objects.get_or_create(
+    check_separation(target, role)
+    grant, created = Grant.objects.get_or_create(
         user=target, role=role, area=area, defaults={"created_by": actor}
     )
+    if created:
+        _audit_grant(actor, target, role, area.code, "granted")
     forget_scope(target)
     return grant
 
@@ -117,6 +138,7 @@ def do_add_grant(actor: User, *, target: User, role: str, area: Area) -> Grant:
 def do_remove_grant(actor: User, *, grant: Grant) -> None:
     check_can_manage_user(actor, grant.user)
     grant.delete()
+    _audit_grant(actor, grant.user, grant.role, grant.area_id, "removed")
     forget_scope(grant.user)
 
 
@@ -134,4 +156,13 @@ def do_reset_password(actor: User, *, target: User) -> str:
     password = generate_password()
     target.set_password(password)
     target.save(update_fields=["password"])
+    password_validation.password_changed(password, target)
+    record(
+        actor=actor,
+        action=Action.PERMISSION,
+        object_type="accounts.user",
+        object_id=target.pk,
+        object_label=target.username,
+        fields=["password"],
+    )
     return password

@@ -13,6 +13,7 @@ class Role(models.TextChoices):
     COMMUNITY_STAFF = "community_staff", _("Community staff")
     GRID_WORKER = "grid_worker", _("Grid worker")
     AUDITOR = "auditor", _("Auditor")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
     MEDIATOR = "mediator", _("People's mediator")
     LEGAL_ADVISER = "legal_adviser", _("Legal adviser")
 
@@ -26,6 +27,7 @@ ROLE_LEVELS: dict[str, frozenset[int]] = {
     Role.COMMUNITY_STAFF: frozenset({Level.COMMUNITY}),
     Role.GRID_WORKER: frozenset({Level.GRID, Level.MICROGRID}),
     Role.AUDITOR: frozenset({Level.PROVINCE, Level.CITY, Level.DISTRICT, Level.STREET}),
+    Role.SECURITY_ADMIN: frozenset({Level.PROVINCE, Level.CITY}),
     Role.MEDIATOR: frozenset({Level.STREET, Level.COMMUNITY}),
     Role.LEGAL_ADVISER: frozenset({Level.STREET, Level.COMMUNITY}),
 }
@@ -45,4 +47,12 @@ CARE_ROLES: frozenset[str] = frozenset({Role.STREET_STAFF, Role.COMMUNITY_STAFF,
 # Roles that may create and manage accounts for nodes strictly below their own.
 MANAGING_ROLES: frozenset[str] = frozenset(
     {Role.CITY_ADMIN, Role.DISTRICT_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF}
+)
+
+# Separation of duties (等级保护 三员分立): system administration, security administration and audit
+# are held by different people; nobody holds two of these roles.
+SEPARATED_ROLES: frozenset[str] = frozenset({Role.CITY_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR})
+# Roles that must sign in with a second factor when TOTP is required (street level and above).
+TOTP_ROLES: frozenset[str] = frozenset(
+    {Role.CITY_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR, Role.DISTRICT_STAFF, Role.STREET_STAFF}
 )

@@ -34,6 +34,9 @@ class User(AbstractUser):
 
     full_name = models.CharField(_("full name"), max_length=60, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    failed_logins = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("password changed"), null=True, blank=True)
 
     objects = ScopedUserManager()
 
@@ -128,3 +131,29 @@ class ApiToken(models.Model):
             user=user, name=name, key_hash=_hash_token(key), key_hint=key[:10], expires_at=expires_at
         )
         return token, key
+
+
+class PasswordHistory(models.Model):
+    """Hashes of earlier passwords, so the ``mlps`` profile can refuse reusing them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.changed_at:%Y-%m-%d}"
+
+
+class TotpDevice(models.Model):
+    """A TOTP authenticator (RFC 6238). The shared secret is sealed like an ID number."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp")
+    secret_enc = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0, help_text=_("Refuses a code used before (replay)."))
+
+    def __str__(self) -> str:
+        return f"TOTP {self.user_id}"
