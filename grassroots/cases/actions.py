@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,12 +67,16 @@ def clean_attributes(category: Category, raw: dict[str, object]) -> dict[str, ob
     errors: dict[str, str] = {}
     for attribute in category.attributes.all():
         value = raw.get(attribute.code)
+        if isinstance(value, str):
+            value = value.strip()
         empty = value in (None, "", [], ())
         if empty:
             if attribute.required:
                 errors[attribute.code] = _("“%(q)s” is required.") % {"q": attribute.description}
             continue
-        keys = {v["key"] for v in attribute.values}
+        keys = {
+            str(v.get("key")) for v in attribute.values if isinstance(v, dict) and v.get("key") is not None
+        }
         try:
             if attribute.datatype == AttributeType.NUMBER:
                 number = float(value)  # type: ignore[arg-type]
@@ -172,6 +177,8 @@ def do_report(
     ):
         raise ValidationError(_("The building is not at this place."), code="building")
     check_location(lat, lng)
+    if contact_email.strip():
+        validate_email(contact_email.strip())
     cleaned = clean_attributes(category, attributes or {})
     types = [check_attachment(photo) for photo in photos]
     phone = seal_phone(contact_phone) if contact_phone else {"enc": "", "masked": ""}
@@ -211,7 +218,7 @@ def do_report(
         case=case,
         at=now,
         actor=user,
-        actor_name=user.display_name if user else (contact_name or _("resident")),
+        actor_name=user.display_name if user else _("resident"),  # never the reporter's own name
         action="report",
         to_status=Status.REPORTED,
         to_level=case.level,

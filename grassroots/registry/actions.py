@@ -16,13 +16,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from grassroots.accounts.choices import Role
+from grassroots.accounts.choices import CARE_ROLES, Role
 from grassroots.accounts.scope import in_scope
 from grassroots.areas.choices import Level
 from grassroots.areas.models import Area
 from grassroots.audit.log import Action, record
 
 from .choices import (
+    ETHNICITIES,
     BuildingKind,
     CareGroup,
     EventKind,
@@ -193,6 +194,8 @@ def do_set_head(
     actor, *, household: Household, resident: Resident, request: HttpRequest | None = None
 ) -> None:
     check_can_edit(actor, household.area_id)
+    if household.status != HouseholdStatus.ACTIVE:
+        raise ValidationError(_("This household is closed."), code="closed")
     if resident.household_id != household.pk or resident.status != ResidentStatus.ACTIVE:
         raise ValidationError(_("The head must be a member living in the household."), code="head")
     previous = household.head
@@ -217,6 +220,8 @@ def do_household_moves_out(
 ) -> int:
     """The whole family leaves: every member moves out, the household is closed. Returns members moved."""
     check_can_edit(actor, household.area_id)
+    if household.status != HouseholdStatus.ACTIVE:
+        raise ValidationError(_("This household is closed already."), code="closed")
     date = _check_date(date)
     members = list(household.members.filter(status=ResidentStatus.ACTIVE))
     for member in members:
@@ -264,6 +269,13 @@ def do_add_resident(
         date = sealed.parsed.birth_date
     if relation == Relation.HEAD and household.head_id:
         raise ValidationError(_("The household has a head already; change the head instead."), code="head")
+    if relation not in Relation.values or registration not in Registration.values:
+        raise ValidationError(_("Unknown relation or registration."), code="choice")
+    unknown_groups = set(care_groups) - set(CareGroup.values)
+    if unknown_groups:
+        raise ValidationError(_("Unknown care group."), code="care")
+    if care_groups and not in_scope(actor, household.area_id, CARE_ROLES):
+        raise PermissionDenied(_("Your role may not see or change care groups."))
     resident = Resident.objects.create(
         household=household,
         area_id=household.area_id,
@@ -299,6 +311,15 @@ def do_update_resident(
         raise ValidationError(
             _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(sorted(unknown))}
         )
+    if "relation" in changes and changes["relation"] not in Relation.values:
+        raise ValidationError(_("Unknown relation."), code="relation")
+    if changes.get("relation") == Relation.HEAD and resident.relation != Relation.HEAD:
+        raise ValidationError(_("Make someone head of household with “Set as head”."), code="head")
+    if "registration" in changes and changes["registration"] not in Registration.values:
+        raise ValidationError(_("Unknown registration status."), code="registration")
+    if "ethnicity" in changes and changes["ethnicity"] not in ETHNICITIES:
+        raise ValidationError(_("Unknown ethnicity."), code="ethnicity")
+    changes = {k: v.strip() if isinstance(v, str) and k != "phone" else v for k, v in changes.items()}
     changed: list[str] = []
     for field, value in changes.items():
         if field == "phone":
@@ -308,7 +329,7 @@ def do_update_resident(
                     setattr(resident, column, v)
                 changed.append("phone")
         elif getattr(resident, field) != value:
-            setattr(resident, field, value.strip() if isinstance(value, str) else value)
+            setattr(resident, field, value)
             changed.append(field)
     if not changed:
         return []
@@ -339,12 +360,14 @@ def do_transfer_resident(
     if to_household.pk == resident.household_id or to_household.status != HouseholdStatus.ACTIVE:
         raise ValidationError(_("Choose another, open household."), code="household")
     date = _check_date(date)
+    if relation not in Relation.values:
+        raise ValidationError(_("Unknown relation."), code="relation")
+    if relation == Relation.HEAD and to_household.head_id:
+        raise ValidationError(_("The household has a head already; change the head instead."), code="head")
     source = resident.household
     if source and source.head_id == resident.pk:
         source.head = None
         source.save(update_fields=["head", "updated_at"])
-    if relation == Relation.HEAD and to_household.head_id:
-        raise ValidationError(_("The household has a head already; change the head instead."), code="head")
     resident.household, resident.area_id, resident.relation = to_household, to_household.area_id, relation
     resident.save()
     if relation == Relation.HEAD:
@@ -400,10 +423,10 @@ def do_set_care(
 ) -> bool:
     """Add or remove a care group (e.g. mark an elderly resident as living alone). Returns whether
     anything changed."""
-    from grassroots.accounts.choices import CARE_ROLES
-
     if not in_scope(actor, resident.area_id, CARE_ROLES):
         raise PermissionDenied(_("Your role may not see or change care groups."))
+    if group not in CareGroup.values:
+        raise ValidationError(_("Unknown care group."), code="care")
     group = CareGroup(group)
     if member:
         _membership, created = CareMembership.objects.get_or_create(

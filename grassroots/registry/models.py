@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grassroots.accounts.scope import ScopedQuerySet
+from grassroots.areas.codes import in_subtree
 from grassroots.areas.models import Area
 
 from .choices import (
@@ -39,6 +40,20 @@ PHONE = "resident.phone"
 ORG_PHONE = "organisation.phone"
 
 
+class BuildingQuerySet(ScopedQuerySet):
+    def visible_to(self, user):
+        """Buildings are stored at their grid; a worker granted at a micro-grid sees the grid's."""
+        from grassroots.accounts.scope import scope_codes
+
+        codes = scope_codes(user)
+        if not codes:
+            return self.none()
+        q = Q()
+        for code in codes:
+            q |= in_subtree("area", code[:15] if len(code) > 15 else code)
+        return self.filter(q)
+
+
 class Building(models.Model):
     """A standard address (标准地址) with its kind: a residential block, a courtyard, a shop …"""
 
@@ -53,7 +68,7 @@ class Building(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = BuildingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("building")

@@ -96,12 +96,16 @@ def reveal(
 
     The caller must have fetched ``resident`` through ``Resident.objects.visible_to(actor)``.
     """
+    from grassroots.accounts.scope import in_scope
+
+    if not in_scope(actor, resident.area_id):  # defence in depth: callers fetch within scope already
+        raise PermissionDenied(_("This resident is outside your area."))
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
         raise ValidationError(_("State why you need to see the full value."), code="reason")
     unknown = [f for f in fields if f not in REVEALABLE]
     if unknown or not fields:
-        raise PermissionDenied(_("These fields cannot be revealed."))
+        raise ValidationError(_("Choose the ID number and/or the phone."), code="fields")
     shown: dict[str, str] = {}
     for name in fields:
         column, context = REVEALABLE[name]
