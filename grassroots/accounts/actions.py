@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import string
 
-from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -111,8 +110,7 @@ def do_create_user(
     user = User(username=username, full_name=full_name, phone=phone)
     user.set_password(password)
     user.full_clean(exclude=["password"])
-    user.save()
-    password_validation.password_changed(password, user)
+    user.save()  # also records the password in the history (AbstractBaseUser.save → password_changed)
     Grant.objects.create(user=user, role=role, area=area, created_by=actor)
     _audit_grant(actor, user, role, area.code, "created")
     return user, password
@@ -156,7 +154,6 @@ def do_reset_password(actor: User, *, target: User) -> str:
     password = generate_password()
     target.set_password(password)
     target.save(update_fields=["password"])
-    password_validation.password_changed(password, target)
     record(
         actor=actor,
         action=Action.PERMISSION,

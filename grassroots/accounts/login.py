@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -32,14 +31,6 @@ PENDING_SECONDS = 300
 class LoginView(auth_views.LoginView):
     template_name = "core/login.html"
 
-    def post(self, request, *args, **kwargs):
-        try:
-            return super().post(request, *args, **kwargs)
-        except PermissionDenied as exc:  # a throttled address
-            form = self.get_form()
-            form.add_error(None, str(exc))
-            return self.form_invalid(form)
-
     def form_valid(self, form):
         user = form.get_user()
         if security.totp_required(user) or security.has_totp(user):
@@ -54,6 +45,9 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        ip = self.request.META.get("REMOTE_ADDR")
+        if self.request.method == "POST" and ip and security.ip_throttled(ip):
+            context["throttled"] = True
         username = self.request.POST.get("username")
         if username:
             user = User.objects.filter(username=username).first()

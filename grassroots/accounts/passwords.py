@@ -58,6 +58,9 @@ class HistoryValidator:
         if user is not None and user.pk:
             from .models import PasswordHistory, User
 
+            latest = user.password_history.values_list("password", flat=True).first()
+            if latest == user.password:  # already recorded (User.save() reports each change too)
+                return
             PasswordHistory.objects.create(user=user, password=user.password)
             User.objects.filter(pk=user.pk).update(password_changed_at=timezone.now())
             stale = user.password_history.values_list("pk", flat=True)[self.count :]
