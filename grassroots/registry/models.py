@@ -167,6 +167,10 @@ class Resident(models.Model):
             models.Index(fields=["area", "status"], name="resident_area_status"),
             models.Index(fields=["name"], name="resident_name"),
             models.Index(fields=["household", "status"], name="resident_household_status"),
+            # duplicate detection and identity search look only at people living here
+            models.Index(
+                fields=["id_number_hash"], condition=Q(status="active"), name="resident_active_id_hash"
+            ),
         ]
 
     def __str__(self) -> str:
