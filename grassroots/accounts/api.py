@@ -75,12 +75,15 @@ class UserOut(Schema):
         ]
 
 
-class Error(Schema):
+class AuthError(Schema):
     detail: str
 
 
 @router.post(
-    "/auth/token", auth=None, response={201: TokenOut, 401: Error}, summary="Exchange a password for a token"
+    "/auth/token",
+    auth=None,
+    response={201: TokenOut, 401: AuthError},
+    summary="Exchange a password for a token",
 )
 def create_token(request: HttpRequest, payload: TokenIn):
     user = authenticate(request, username=payload.username, password=payload.password)

@@ -43,7 +43,7 @@ class CountsOut(Schema):
     workers: int
 
 
-class ChildOut(AreaOut):
+class AreaChildOut(AreaOut):
     counts: CountsOut
 
 
@@ -112,7 +112,7 @@ def detail(request: HttpRequest, code: str):
     return area
 
 
-@router.get("/{code}/children", response=list[ChildOut], summary="Children of an area, with counts")
+@router.get("/{code}/children", response=list[AreaChildOut], summary="Children of an area, with counts")
 @paginate(LimitOffsetPagination)
 def children(request: HttpRequest, code: str):
     area = access_area(request.user, code)

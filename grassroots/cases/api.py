@@ -19,7 +19,7 @@ from .models import Case, Category, Notice, Unit
 router = Router(tags=["cases"])
 
 
-class Problem(Schema):
+class CaseProblem(Schema):
     detail: str
 
 
@@ -95,7 +95,7 @@ class CaseOut(Schema):
         return obj.area.display_name
 
 
-class EventOut(Schema):
+class CaseEventOut(Schema):
     at: dt.datetime
     actor: str
     action: str
@@ -123,7 +123,7 @@ class CaseDetailOut(CaseOut):
     origin_level: int
     highest_level: int
     escalations: int
-    events: list[EventOut]
+    events: list[CaseEventOut]
     actions: list[str] = Field(..., description="Transitions the caller may make now.")
 
     @staticmethod
@@ -172,7 +172,7 @@ class TransitionIn(Schema):
     satisfaction: int | None = Field(None, ge=1, le=5)
 
 
-class FiguresOut(Schema):
+class CaseFiguresOut(Schema):
     code: str
     volume: int
     open: int
@@ -186,8 +186,8 @@ class FiguresOut(Schema):
 
 
 class MetricsOut(Schema):
-    node: FiguresOut
-    children: list[FiguresOut]
+    node: CaseFiguresOut
+    children: list[CaseFiguresOut]
 
 
 class NoticeOut(Schema):
@@ -304,7 +304,7 @@ def detail(request: HttpRequest, number: str):
 
 @router.post(
     "/{number}/transitions",
-    response={200: CaseDetailOut, 403: Problem, 409: Problem, 422: Problem},
+    response={200: CaseDetailOut, 403: CaseProblem, 409: CaseProblem, 422: CaseProblem},
     summary="Move a case on: accept, dispatch, resolve, verify, close, escalate …",
 )
 def transition(request: HttpRequest, number: str, payload: TransitionIn):

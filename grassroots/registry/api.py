@@ -53,7 +53,7 @@ from .views import (
 router = Router(tags=["registry"])
 
 
-class Error(Schema):
+class RegistryError(Schema):
     detail: str
 
 
@@ -63,7 +63,7 @@ class InArea(Schema):
         return obj.area_id
 
 
-ERRORS = {403: Error, 404: Error, 422: Error}
+ERRORS = {403: RegistryError, 404: RegistryError, 422: RegistryError}
 
 
 @contextmanager
@@ -127,7 +127,7 @@ class CareOut(Schema):
         return str(obj.get_group_display())
 
 
-class EventOut(Schema):
+class RegistryEventOut(Schema):
     id: int
     kind: EventKind
     date: dt.date
@@ -141,7 +141,7 @@ class ResidentDetailOut(ResidentOut):
     care_groups: list[CareOut] | None = Field(
         None, description="Care groups; null when the caller's role does not see them (district, city)."
     )
-    events: list[EventOut] = Field(..., description="Registry events, newest first.")
+    events: list[RegistryEventOut] = Field(..., description="Registry events, newest first.")
 
     @staticmethod
     def resolve_care_groups(obj) -> list | None:
@@ -316,7 +316,9 @@ def households(request: HttpRequest, within: str | None = None, status: Househol
 
 
 @router.get(
-    "/households/{int:household_id}", response={200: HouseholdDetailOut, 404: Error}, summary="A household"
+    "/households/{int:household_id}",
+    response={200: HouseholdDetailOut, 404: RegistryError},
+    summary="A household",
 )
 def household(request: HttpRequest, household_id: int):
     access_household(request.user, household_id)
@@ -339,7 +341,9 @@ def residents(request: HttpRequest, filters: Query[ResidentFilter]):
 
 
 @router.get(
-    "/residents/{int:resident_id}", response={200: ResidentDetailOut, 404: Error}, summary="A resident"
+    "/residents/{int:resident_id}",
+    response={200: ResidentDetailOut, 404: RegistryError},
+    summary="A resident",
 )
 def resident(request: HttpRequest, resident_id: int):
     return _resident_detail(request, access_resident(request.user, resident_id))
@@ -347,7 +351,7 @@ def resident(request: HttpRequest, resident_id: int):
 
 @router.post(
     "/residents/search",
-    response={200: list[ResidentOut], 422: Error},
+    response={200: list[ResidentOut], 422: RegistryError},
     summary="Find a resident by exact ID number or phone",
     description="Matched on a keyed hash, within the caller's scope. Recorded in the audit trail.",
 )
