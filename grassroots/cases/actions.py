@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -236,7 +237,7 @@ def duplicates(
     category: Category, area: Area, lat: float | None, lng: float | None, *, now=None
 ) -> list[Case]:
     """Open cases of the same category nearby in recent days: the same community, within 200 m if a
-    point is known."""
+    point is known. Not scoped: callers filter the result through ``Case.objects.visible_to``."""
     now = now or timezone.now()
     community = area.code[:12]
     candidates = (
@@ -264,6 +265,11 @@ def _metres(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 # --- Leaders: supervision orders (督办) and taking a case personally (包案) --------------------------
+
+
+def leads_above(actor, case: Case) -> bool:
+    """Whether the actor holds a role above the case's holding level (may supervise or take it)."""
+    return getattr(actor, "is_authenticated", False) and _leader_level(actor, case) is not None
 
 
 def _leader_level(actor, case: Case) -> int | None:
@@ -355,7 +361,7 @@ def do_take_case(actor, case: Case, *, note: str = "", request=None) -> Case:
         Status.RESOLVED,
     ):
         raise ValidationError(_("The case is not open."), code="status")
-    Case.objects.filter(pk=case.pk).update(leader=actor, version=case.version + 1)
+    Case.objects.select_for_update().filter(pk=case.pk).update(leader=actor, version=F("version") + 1)
     CaseEvent.objects.create(
         case=case,
         actor=actor,
@@ -387,6 +393,8 @@ def do_rate(case: Case, *, token: str, satisfaction: int, comment: str = "") -> 
         raise PermissionDenied(_("Wrong tracking token."))
     if case.status != Status.CLOSED:
         raise ValidationError(_("You can rate a case once it is closed."), code="status")
+    if case.events.filter(action="rate", at__gte=case.closed_at).exists():
+        raise ValidationError(_("You have rated this case already."), code="rated")
     if not 1 <= int(satisfaction) <= 5:
         raise ValidationError(_("Satisfaction is 1 to 5."), code="satisfaction")
     Case.objects.filter(pk=case.pk).update(satisfaction=int(satisfaction))

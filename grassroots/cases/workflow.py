@@ -30,6 +30,8 @@ from .choices import FINAL_STATUSES, STEP_OF_STATUS, Clock, LimitUnit, Status
 from .models import Case, CaseEvent, Unit
 
 REOPEN_DAYS = 30
+# Steps whose notes are internal: they are kept off the public tracking page.
+INTERNAL_ACTIONS = frozenset({"escalate", "send_back", "fail_verification", "merge", "pause", "resume"})
 
 
 class Who(StrEnum):
@@ -267,7 +269,8 @@ def apply(
         to_status=locked.status,
         from_level=from_level,
         to_level=locked.level,
-        note=note,
+        note=note or (locked.unit.name if action == "dispatch" and locked.unit_id else ""),
+        public=action not in INTERNAL_ACTIONS,
     )
     from .notify import after_transition
 
@@ -323,9 +326,15 @@ def clock_paused_hours(case: Case, now: dt.datetime) -> float:
 
 
 @transaction.atomic
-def pause(actor, case: Case, *, note: str, now: dt.datetime | None = None) -> Case:
+def pause(
+    actor, case: Case, *, note: str, version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """Stop the clock while waiting for the reporter (e.g. for access or a document)."""
     locked = Case.objects.select_for_update().get(pk=case.pk)
+    if version is not None and locked.version != version:
+        raise StaleCase(
+            _("The case changed while you were looking at it. Reload and try again."), code="stale"
+        )
     if not (is_handler(actor, locked) or holds(actor, locked)) or locked.status in FINAL_STATUSES:
         raise PermissionDenied(_("You may not pause this case."))
     if locked.paused_at:
@@ -343,17 +352,22 @@ def pause(actor, case: Case, *, note: str, now: dt.datetime | None = None) -> Ca
         from_status=locked.status,
         to_status=locked.status,
         note=note,
+        public=False,
     )
     locked.refresh_from_db()
     return locked
 
 
 @transaction.atomic
-def resume(actor, case: Case, *, now: dt.datetime | None = None) -> Case:
+def resume(actor, case: Case, *, version: int | None = None, now: dt.datetime | None = None) -> Case:
     """Restart the clock; the deadline moves by the working time spent paused."""
     from grassroots.core.workcalendar import calendar
 
     locked = Case.objects.select_for_update(of=("self",)).select_related("category").get(pk=case.pk)
+    if version is not None and locked.version != version:
+        raise StaleCase(
+            _("The case changed while you were looking at it. Reload and try again."), code="stale"
+        )
     if not (is_handler(actor, locked) or holds(actor, locked)):
         raise PermissionDenied(_("You may not resume this case."))
     if not locked.paused_at:
@@ -379,6 +393,7 @@ def resume(actor, case: Case, *, now: dt.datetime | None = None) -> Case:
         actor=actor,
         actor_name=actor.display_name,
         action="resume",
+        public=False,
         from_status=locked.status,
         to_status=locked.status,
         note=_("%(hours).1f working hours paused") % {"hours": hours},
