@@ -247,6 +247,15 @@ GRASSROOTS = {
     "PASSWORD_MAX_AGE_DAYS": env_int("GRASSROOTS_PASSWORD_MAX_AGE_DAYS", 90),
     "TOTP_REQUIRED": env_bool("GRASSROOTS_TOTP_REQUIRED", PRODUCTION),
     "IDLE_MINUTES": env_int("GRASSROOTS_IDLE_MINUTES", 30),
+    # Registry imports: run in a background thread of the web process (thread), at upload (inline),
+    # or only by `grassroots worker` (worker); limits per file.
+    "IMPORT_RUN": os.environ.get("GRASSROOTS_IMPORT_RUN", "thread"),
+    "IMPORT_MAX_BYTES": env_int("GRASSROOTS_IMPORT_MAX_MB", 20) * 1024 * 1024,
+    "IMPORT_MAX_ROWS": env_int("GRASSROOTS_IMPORT_MAX_ROWS", 200_000),
+    # Public reporting: reports and wrong tracking codes per address per hour.
+    "PUBLIC_REPORTS_PER_HOUR": env_int("GRASSROOTS_PUBLIC_REPORTS_PER_HOUR", 5),
+    "TRACK_ATTEMPTS_PER_HOUR": env_int("GRASSROOTS_TRACK_ATTEMPTS_PER_HOUR", 20),
+    "OPEN311_RATE_LIMIT": env_int("GRASSROOTS_OPEN311_RATE_LIMIT", 60),
 }
 MEDIA_ROOT = Path(os.environ.get("GRASSROOTS_MEDIA_ROOT", DATA_DIR / "media"))
 EMAIL_BACKEND = os.environ.get("GRASSROOTS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

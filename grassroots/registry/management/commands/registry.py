@@ -8,4 +8,8 @@ class Command(DispatchCommand):
     SUBCOMMANDS = {
         "generate": ("grassroots.registry.generate", "Generate a deterministic synthetic population."),
         "keys": ("grassroots.registry.keys", "Show or rotate the keys that protect ID numbers and phones."),
+        "import": (
+            "grassroots.imports.cli",
+            "Import households and residents from an .xlsx or .csv register sheet.",
+        ),
     }
