@@ -6,6 +6,8 @@ from grassroots.accounts.api import ApiKeyAuth, SessionAuth
 from grassroots.accounts.api import router as accounts_router
 from grassroots.areas.api import router as areas_router
 from grassroots.cases.api import router as cases_router
+from grassroots.cockpit.api import router as cockpit_router
+from grassroots.disputes.api import router as disputes_router
 from grassroots.imports.api import router as imports_router
 from grassroots.registry.api import router as registry_router
 from grassroots.registry.coverage_api import router as coverage_router
@@ -27,3 +29,5 @@ api.add_router("/registry", registry_router)
 api.add_router("/coverage", coverage_router)
 api.add_router("/imports", imports_router)
 api.add_router("/cases", cases_router)
+api.add_router("/disputes", disputes_router)
+api.add_router("/cockpit", cockpit_router)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/", include("grassroots.cases.urls")),
     path("disputes/", include("grassroots.disputes.urls")),
     path("public/", include("grassroots.cases.public_urls")),
+    path("cockpit/", include("grassroots.cockpit.urls")),
     path("api/v1/", api.urls),
     path("open311/", include("grassroots.cases.open311_urls")),
 ]

@@ -111,8 +111,11 @@ def clean_attributes(category: Category, raw: dict[str, object]) -> dict[str, ob
     return cleaned
 
 
-def check_attachment(upload: UploadedFile) -> str:
-    """Only real images under the size limit. Returns the content type."""
+PDF_TYPE = {"application/pdf": b"%PDF-"}
+
+
+def check_attachment(upload: UploadedFile, *, allow_pdf: bool = False) -> str:
+    """Only real images (and, where asked, PDFs) under the size limit. Returns the content type."""
     if upload.size > MAX_ATTACHMENT_BYTES:
         raise ValidationError(
             _("%(name)s is larger than %(mb)d MB.")
@@ -121,9 +124,12 @@ def check_attachment(upload: UploadedFile) -> str:
         )
     head = upload.read(16)
     upload.seek(0)
-    for content_type, magic in IMAGE_TYPES.items():
+    allowed = {**IMAGE_TYPES, **(PDF_TYPE if allow_pdf else {})}
+    for content_type, magic in allowed.items():
         if head.startswith(magic) and (content_type != "image/webp" or head[8:12] == b"WEBP"):
             return content_type
+    if allow_pdf:
+        raise ValidationError(_("%(name)s is not a PDF or a photo.") % {"name": upload.name}, code="type")
     raise ValidationError(
         _("%(name)s is not a JPEG, PNG or WebP photo.") % {"name": upload.name}, code="type"
     )

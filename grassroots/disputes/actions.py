@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -199,7 +200,8 @@ def _regrade(dispute: Dispute, actor, reason: str, *, at_least: str | None = Non
     )
     changed = colour != dispute.colour
     dispute.score, dispute.grading = result.score, grading
-    if changed or reason == GradingReason.INITIAL:
+    # A new incident restarts the stable period even when the colour cannot rise any further.
+    if changed or reason in (GradingReason.INITIAL, GradingReason.INCIDENT):
         dispute.colour, dispute.colour_since = colour, now
     _apply_policy(dispute, rules, now)
     dispute.save()
@@ -263,7 +265,7 @@ def do_record(
     now = timezone.now()
     community = Area.objects.get(code=area.code[:12])
     dispute = Dispute(
-        number=f"tmp-{now.timestamp()}",
+        number=f"tmp-{uuid.uuid4().hex[:16]}",
         type=type,
         title=title.strip()[:100],
         description=description.strip(),
@@ -455,7 +457,7 @@ def do_sign_agreement(actor, agreement: Agreement, *, scan=None, signed_at=None)
     if scan is not None:
         from grassroots.cases.actions import check_attachment
 
-        check_attachment(scan)
+        check_attachment(scan, allow_pdf=True)
         agreement.scan = scan
     agreement.save()
     _event(agreement.dispute, actor, "signed")

@@ -139,6 +139,10 @@ def validate_rules(indicators: list, thresholds: dict, policies: dict) -> None:
     """Refuse a rule set that cannot grade: unknown kinds, missing weights, thresholds out of order."""
     errors = []
     codes = set()
+    if not isinstance(indicators, list) or not all(isinstance(item, dict) for item in indicators):
+        raise ValidationError(_("Indicators must be a list of objects."))
+    if not isinstance(thresholds, dict) or not isinstance(policies, dict):
+        raise ValidationError(_("Thresholds and policies must be objects."))
     for item in indicators:
         code = item.get("code")
         if not code or code in codes:
@@ -157,7 +161,12 @@ def validate_rules(indicators: list, thresholds: dict, policies: dict) -> None:
         errors.append(_("Thresholds must be numbers, red highest, then orange, yellow, blue."))
     for colour in Colour.values:
         policy = policies.get(colour) or {}
-        if policy.get("level") not in (2, 3, 4, 5) or not policy.get("follow_up_days"):
+        if not isinstance(policy, dict):
+            policy = {}
+        days, hours = policy.get("follow_up_days"), policy.get("respond_hours", 24)
+        valid_days = isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= 365
+        valid_hours = isinstance(hours, int | float) and not isinstance(hours, bool) and 0 < hours <= 24 * 90
+        if policy.get("level") not in (2, 3, 4, 5) or not valid_days or not valid_hours:
             errors.append(
                 _("The %(colour)s policy needs a level and a follow-up interval.") % {"colour": colour}
             )
