@@ -17,6 +17,7 @@ urlpatterns = [
     path("registry/", include("grassroots.registry.urls")),
     path("coverage/", include("grassroots.registry.coverage_urls")),
     path("imports/", include("grassroots.imports.urls")),
+    path("audit/", include("grassroots.audit.urls")),
     path("cases/", include("grassroots.cases.urls")),
     path("disputes/", include("grassroots.disputes.urls")),
     path("public/", include("grassroots.cases.public_urls")),
