@@ -181,3 +181,38 @@ def api_as(db) -> Callable[[User], Client]:
         return _english(Client(headers={"Authorization": f"Bearer {key}"}))
 
     return make
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # the machine has no network: no background connections
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A real headless Chromium (Debian's), driven by Playwright's sync API.
+
+    Playwright runs the test body in a greenlet with its own context, so ORM calls made there get a
+    database connection of their own (and Django must be told that the event loop it sees is not
+    an async context); those connections are closed at the end, or PostgreSQL could not drop the
+    test database.
+    """
+    from pathlib import Path
+
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+    connections.close_all()

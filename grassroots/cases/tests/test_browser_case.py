@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from grassroots.accounts.choices import Role
@@ -19,7 +18,6 @@ from grassroots.cases.catalogue import load_catalogue
 from grassroots.cases.choices import Status
 from grassroots.cases.models import Case
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("GRASSROOTS_TEST_ARTIFACTS", "test-artifacts"))
 PASSWORD = "Browser-test-2026"
 COMMUNITY = "140302001001"
@@ -27,43 +25,6 @@ GRID = "140302001001001"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls made here are synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium).")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def orm():
-    """Close the database connections the test body opened while Playwright runs.
-
-    Playwright's sync API runs the test inside a greenlet with its own context, so the ORM calls made
-    there get a connection of their own that pytest-django does not know about; left open, it keeps
-    PostgreSQL from dropping the test database at the end of the session.
-    """
-    yield
-    connections.close_all()
 
 
 @pytest.fixture
@@ -106,7 +67,7 @@ def do(page, action: str, note: str = "") -> None:
     assert page.locator(".message.success").is_visible(), action
 
 
-def test_from_a_public_report_to_its_closure(live_server, browser, city, orm):
+def test_from_a_public_report_to_its_closure(live_server, browser, city):
     # A resident reports on their phone, without an account.
     resident = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
     resident.goto(f"{live_server.url}/public/report/")
