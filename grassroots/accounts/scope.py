@@ -28,22 +28,23 @@ def scope_codes(user: User | AnonymousUser | None, roles: frozenset[str] | None 
     """Codes of the roots of the user's scope, without codes nested inside another root.
 
     ``roles`` limits the grants that count (default: the staff roles, which see the registry; an
-    auditor's grant opens the audit trail, not residents). Cached on the user object for the
-    request; grants change rarely and a new request reloads them.
+    auditor's grant opens the audit trail, not residents). The user's grants are read once per
+    request (one query) and cached on the user object; a new request reloads them.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return ()
     roles = STAFF_ROLES if roles is None else roles
-    cache: dict[frozenset[str], tuple[str, ...]] = getattr(user, _CACHE_ATTR, None) or {}
+    cache: dict = getattr(user, _CACHE_ATTR, None) or {}
+    if "grants" not in cache:
+        cache["grants"] = tuple(user.grants.values_list("role", "area_id"))  # type: ignore[union-attr]
+        setattr(user, _CACHE_ATTR, cache)
     if roles not in cache:
-        grants = user.grants.filter(role__in=roles)  # type: ignore[union-attr]
-        codes = sorted(set(grants.values_list("area_id", flat=True)))
+        codes = sorted({code for role, code in cache["grants"] if role in roles})
         roots: list[str] = []
         for code in codes:  # sorted, so an ancestor always comes before its descendants
             if not any(code.startswith(root) for root in roots):
                 roots.append(code)
         cache[roles] = tuple(roots)
-        setattr(user, _CACHE_ATTR, cache)
     return cache[roles]
 
 

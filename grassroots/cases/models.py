@@ -65,6 +65,7 @@ class Category(models.Model):
     handle_limit = models.PositiveSmallIntegerField(_("handle within"), default=5)
     verify_hours = models.PositiveSmallIntegerField(_("verify within (working hours)"), default=16)
     close_hours = models.PositiveSmallIntegerField(_("close within (working hours)"), default=16)
+    # xgettext:no-python-format
     warn_share = models.PositiveSmallIntegerField(_("warn at % of the limit"), default=75)
     escalate_when_overdue = models.BooleanField(_("escalate when overdue"), default=True)
     is_public = models.BooleanField(

@@ -554,6 +554,7 @@ def test_api_token_from_a_password(anonymous, street_staff):
     assert token.expires_at == expires
 
     client = Client(headers={"Authorization": f"Bearer {body['token']}"})
+    client.cookies["django_language"] = "en"  # role names below in English (the default is Chinese)
     me = client.get(f"{API}/me")
     assert me.status_code == 200
     assert me.json() == {

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.test import Client, override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from grassroots.accounts import actions, security
 from grassroots.accounts.choices import Role
@@ -18,6 +18,14 @@ from grassroots.accounts.models import Grant, TotpDevice, User
 from grassroots.audit.models import Action, AuditEntry
 from grassroots.conftest import CITY, COMMUNITY, GRID, PASSWORD, STREET
 from grassroots.core import crypto
+
+
+@pytest.fixture(autouse=True)
+def english(client, settings):
+    """These tests read messages: ask for them in English (the site's default is Chinese)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    with translation.override("en"):
+        yield
 
 
 def login(client: Client, username: str, password: str):
