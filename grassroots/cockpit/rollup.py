@@ -54,7 +54,8 @@ def refresh(period: Period | str = "now", indicators: list[str] | None = None) -
         for length, level in sorted(LEVEL_BY_LENGTH.items()):
             cursor.execute(
                 f"INSERT INTO {table} (period, indicator, node, level, numerator, denominator) "
-                f"SELECT %s, indicator, SUBSTR(node, 1, {length}), {int(level)}, COALESCE(SUM(num), 0), SUM(den) "
+                f"SELECT %s, indicator, SUBSTR(node, 1, {length}), {int(level)}, "
+                f"COALESCE(SUM(num), 0), SUM(den) "
                 f"FROM {STAGE} WHERE LENGTH(node) >= {length} GROUP BY indicator, SUBSTR(node, 1, {length})",
                 [period.code],
             )

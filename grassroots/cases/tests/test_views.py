@@ -673,4 +673,8 @@ def test_a_city_admin_creates_a_category(personas, client_as):
     assert response.status_code == 200 and "warn_share" in response.context["form"].errors
     assert client.post(reverse("cases:category_create"), {**data, "warn_share": 80}).status_code == 302
     category = Category.objects.get(code="snow")
-    assert (category.handle_limit, category.limit_unit, category.attributes.count()) == (8, "working_hours", 0)
+    assert (category.handle_limit, category.limit_unit, category.attributes.count()) == (
+        8,
+        "working_hours",
+        0,
+    )
