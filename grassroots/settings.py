@@ -83,8 +83,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "grassroots.core.health.ProxyMiddleware",
+    "grassroots.core.health.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "grassroots.core.routers.ReplicaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "grassroots.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,6 +150,17 @@ else:
     # the short indexed queries that make up the rest of the load.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# A read replica (PostgreSQL hot standby) for the cockpit, public pages and reports: see
+# grassroots.core.routers and docs/scaling.md. Without it the router has no opinion.
+if os.environ.get("GRASSROOTS_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["GRASSROOTS_REPLICA_URL"], conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("GRASSROOTS_REPLICA_CONNECT_TIMEOUT", 2)
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["grassroots.core.routers.ReplicaRouter"]
 
 # --- Accounts -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -219,11 +233,26 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+LOG_FORMAT = os.environ.get("GRASSROOTS_LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("GRASSROOTS_LOG_FORMAT is text or json.")
+# One line per request, never with its query string (grassroots.core.health.RequestLogMiddleware).
+REQUEST_LOG_LEVEL = os.environ.get("GRASSROOTS_REQUEST_LOG_LEVEL") or (
+    "INFO" if LOG_FORMAT == "json" else "WARNING"
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # json: one object per line: time, level, logger, message, request id, method, path, status, duration
+    "formatters": {"json": {"()": "grassroots.core.health.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("GRASSROOTS_LOG_LEVEL", "WARNING")},
+    "loggers": {"grassroots.request": {"level": REQUEST_LOG_LEVEL}},
 }
 
 # --- Grassroots -----------------------------------------------------------------------------------
@@ -257,6 +286,15 @@ GRASSROOTS = {
     "PUBLIC_REPORTS_PER_HOUR": env_int("GRASSROOTS_PUBLIC_REPORTS_PER_HOUR", 5),
     "TRACK_ATTEMPTS_PER_HOUR": env_int("GRASSROOTS_TRACK_ATTEMPTS_PER_HOUR", 20),
     "OPEN311_RATE_LIMIT": env_int("GRASSROOTS_OPEN311_RATE_LIMIT", 60),
+    # Proxies whose X-Forwarded-For is believed (nginx on the same machine: 127.0.0.1).
+    "TRUSTED_PROXIES": env_list("GRASSROOTS_TRUSTED_PROXIES"),
+    # Read replica (see grassroots.core.routers).
+    "REPLICA_MAX_LAG": float(os.environ.get("GRASSROOTS_REPLICA_MAX_LAG") or 10),
+    "REPLICA_PIN_SECONDS": env_int("GRASSROOTS_REPLICA_PIN_SECONDS", 15),
+    "REPLICA_CHECK_SECONDS": float(os.environ.get("GRASSROOTS_REPLICA_CHECK_SECONDS") or 5),
+    "REPLICA_PATHS": env_list(
+        "GRASSROOTS_REPLICA_PATHS", "/cockpit/,/public/,/open311/,/coverage/,/api/v1/cockpit/"
+    ),
 }
 MEDIA_ROOT = Path(os.environ.get("GRASSROOTS_MEDIA_ROOT", DATA_DIR / "media"))
 EMAIL_BACKEND = os.environ.get("GRASSROOTS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -3,11 +3,13 @@ from django.urls import include, path
 
 from grassroots.accounts.login import LoginView, totp
 from grassroots.api import api
+from grassroots.core import health
 from grassroots.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", LoginView.as_view(), name="login"),
     path("login/code/", totp, name="login_totp"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             addrport,
             "--workers",
             str(workers),
-            "--access-logfile",
-            "-",
+            # No gunicorn access log: it would write query strings, which may hold personal data;
+            # the request log middleware records method, path, status and duration instead.
         ]
         os.execv(sys.executable, argv)

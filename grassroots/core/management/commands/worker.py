@@ -17,6 +17,7 @@ TASKS = [
     "grassroots.cases.sweep.sweep",
     "grassroots.imports.jobs.process_pending_jobs",
     "grassroots.disputes.actions.sweep",
+    "grassroots.core.ops.ensure_audit_partitions",
 ]
 
 
