@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from grassroots.areas.choices import Level
 from grassroots.areas.models import Area
+from grassroots.core.exports import safe_cell
 from grassroots.registry.choices import CareGroup, Registration, Relation
 
 from .models import FileKind, ImportJob, render_message
@@ -114,7 +115,7 @@ def _xlsx_report(job, layout, reasons, out, only_rejected) -> None:
             ws.column_dimensions[get_column_letter(error_column + 1)].width = ERROR_COLUMN_WIDTH
         written = []
         for position, value in enumerate(cells):
-            cell = WriteOnlyCell(ws, value=value)
+            cell = WriteOnlyCell(ws, value=safe_cell(value))
             if isinstance(value, dt.datetime) and value.time() == dt.time(0):
                 cell.number_format = "yyyy-mm-dd"
             if position == error_column and (is_header or reason):
@@ -130,7 +131,7 @@ def _csv_report(job, layout, reasons, out, only_rejected) -> None:
     text = io.TextIOWrapper(out, encoding=encoding, errors="replace", newline="")
     writer = csv.writer(text, delimiter=layout.delimiter or ",")
     for cells, _is_header, _reason in _rows_to_write(job, layout, reasons, only_rejected):
-        writer.writerow(["" if c is None else c for c in cells])
+        writer.writerow(["" if c is None else safe_cell(c) for c in cells])
     text.flush()
     text.detach()
 
