@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import import_module
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -12,6 +13,8 @@ from django.utils.module_loading import import_string
 #: line), or from its ``AppConfig.ready()`` through :func:`register`.
 SUITES: dict[str, str] = {
     "tree": "grassroots.areas.bench.run",
+    "registry": "grassroots.registry.bench.run",
+    "cases": "grassroots.cases.bench.run",
 }
 
 
@@ -44,6 +47,13 @@ class Command(BaseCommand):
             metavar="FILE",
             help="Also write the results to FILE as JSON.",
         )
+        # A suite's own options: ``add_arguments(parser)`` beside its ``run``, if it has any.
+        for dotted_path in SUITES.values():
+            add_suite_arguments = getattr(
+                import_module(dotted_path.rpartition(".")[0]), "add_arguments", None
+            )
+            if add_suite_arguments is not None:
+                add_suite_arguments(parser)
 
     def handle(self, *args, suite: str, json_path: Path | None, **options) -> None:
         if options["repeat"] is not None and options["repeat"] < 1:
