@@ -15,6 +15,7 @@ SUITES: dict[str, str] = {
     "tree": "grassroots.areas.bench.run",
     "registry": "grassroots.registry.bench.run",
     "cases": "grassroots.cases.bench.run",
+    "cockpit": "grassroots.cockpit.bench.run",
 }
 
 
