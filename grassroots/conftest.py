@@ -67,6 +67,18 @@ def tree(db) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages made outside a request (actions' errors, commands) in English for assertions.
+
+    Requests still choose their own language: Chinese by default, English by the cookie.
+    """
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
