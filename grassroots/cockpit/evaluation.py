@@ -24,6 +24,7 @@ from grassroots.audit.log import Action, record
 from .indicators import LOWER, REGISTRY, Period
 from .models import IndicatorValue, Scheme, Score, Snapshot
 
+MIN_WEIGHT_WITH_DATA = 0.5
 DEFAULT_SCHEMES = [
     {
         "name": "社区（村）月度督导考评（默认）",
@@ -162,7 +163,9 @@ def compute(scheme: Scheme, period: str) -> list[NodeScore]:
             if points is not None:
                 earned += points
                 possible += item["weight"]
-        if not possible:  # nothing to judge it by: not scored, not ranked, not flagged
+        # A place is ranked only when at least half of the scheme's weight has data: otherwise a
+        # community with no cases at all would score full marks on the rest.
+        if not possible or possible < MIN_WEIGHT_WITH_DATA * sum(item["weight"] for item in scheme.items):
             continue
         result.append(NodeScore(node=node, score=round(100 * earned / possible, 1), breakdown=breakdown))
     return result

@@ -28,7 +28,9 @@ def refresh(period: Period | str = "now", indicators: list[str] | None = None) -
     chosen = [REGISTRY[code] for code in (indicators or sorted(REGISTRY))]
     table = IndicatorValue._meta.db_table
     started = time.monotonic()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # The leaves are staged in a temporary table outside the write transaction: on SQLite that
+    # transaction holds the database's write lock, and case intake must not wait for the staging.
+    with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute(
             f"CREATE TEMP TABLE {STAGE} (indicator VARCHAR(40), node VARCHAR(18), num DOUBLE PRECISION, "
@@ -50,6 +52,7 @@ def refresh(period: Period | str = "now", indicators: list[str] | None = None) -
                 f"INSERT INTO {STAGE} (indicator, node, num, den) {select}",
                 [indicator.code, *params],
             )
+    with transaction.atomic(), connection.cursor() as cursor:
         IndicatorValue.objects.filter(period=period.code, indicator__in=[i.code for i in chosen]).delete()
         for length, level in sorted(LEVEL_BY_LENGTH.items()):
             cursor.execute(

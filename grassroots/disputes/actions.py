@@ -551,7 +551,9 @@ def do_escalate(actor, dispute: Dispute, *, reason: str) -> Dispute:
 @transaction.atomic
 def do_take(actor, dispute: Dispute) -> Dispute:
     """A leader answers for the dispute personally (包案)."""
-    if not in_scope(actor, dispute.area_id, {Role.STREET_STAFF, Role.DISTRICT_STAFF, Role.CITY_ADMIN}):
+    if not in_scope(
+        actor, dispute.area_id, frozenset({Role.STREET_STAFF, Role.DISTRICT_STAFF, Role.CITY_ADMIN})
+    ):
         raise PermissionDenied(_("Only a street, district or city leader can take a dispute."))
     Dispute.objects.filter(pk=dispute.pk).update(leader=actor)
     dispute.refresh_from_db()
