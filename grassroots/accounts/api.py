@@ -7,8 +7,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.security import HttpBearer, SessionAuth
+
+from grassroots.core.pagination import BoundedPagination
 
 from .models import ApiToken, User
 
@@ -101,7 +103,7 @@ def me(request: HttpRequest):
 
 
 @router.get("/users", response=list[UserOut], summary="Accounts within the caller's scope")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def users(request: HttpRequest, q: str = ""):
     qs = User.objects.visible_to(request.user).prefetch_related("grants__area").order_by("username")
     if q:

@@ -3,7 +3,9 @@
 # resolved (GET /search and /openapi.json failed with PydanticUserError).
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+
+from grassroots.core.pagination import BoundedPagination
 
 from .access import access_area, breadcrumbs, scope_roots, search_areas
 from .choices import Level
@@ -88,7 +90,7 @@ def list_roots(request: HttpRequest) -> list[Area]:
 
 
 @router.get("/search", response=list[AreaOut], summary="Search a subtree by name or code prefix")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def search(request: HttpRequest, filters: Query[SearchFilter]):
     roots = [access_area(request.user, filters.within)] if filters.within else scope_roots(request.user)
     result = Area.objects.none()
@@ -113,7 +115,7 @@ def detail(request: HttpRequest, code: str):
 
 
 @router.get("/{code}/children", response=list[AreaChildOut], summary="Children of an area, with counts")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def children(request: HttpRequest, code: str):
     area = access_area(request.user, code)
     return _ChildPage(area)

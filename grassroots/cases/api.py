@@ -6,11 +6,12 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status as Reply
 
 from grassroots.areas.access import access_area
 from grassroots.areas.codes import in_subtree, is_valid_code
+from grassroots.core.pagination import BoundedPagination
 
 from . import actions, metrics, workflow
 from .choices import Channel, Clock, Status
@@ -190,6 +191,11 @@ class MetricsOut(Schema):
     children: list[CaseFiguresOut]
 
 
+class PeriodIn(Schema):
+    since: dt.date | None = Field(None, ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))
+    until: dt.date | None = Field(None, ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))
+
+
 class NoticeOut(Schema):
     id: int
     kind: str
@@ -222,7 +228,7 @@ def categories(request: HttpRequest):
 
 
 @router.get("", response=list[CaseOut], summary="Cases in the caller's scope, late first")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def list_cases(request: HttpRequest, filters: Query[CaseFilter]):
     qs = Case.objects.visible_to(request.user).select_related("category", "area")
     if filters.within:
@@ -274,7 +280,7 @@ def _detail(request: HttpRequest, case: Case) -> Case:
 
 
 @router.get("/inbox", response=list[NoticeOut], summary="The caller's notices, unread first")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def inbox(request: HttpRequest, unread: bool = False):
     qs = Notice.objects.filter(user=request.user).select_related("case")
     if unread:
@@ -285,15 +291,15 @@ def inbox(request: HttpRequest, unread: bool = False):
 @router.get(
     "/metrics/{code}", response=MetricsOut, summary="Case figures for a node and each of its children"
 )
-def case_metrics(request: HttpRequest, code: str, since: dt.date | None = None, until: dt.date | None = None):
+def case_metrics(request: HttpRequest, code: str, period: Query[PeriodIn]):
     area = access_area(request.user, code)
-    period = {
-        "since": dt.datetime.combine(since, dt.time.min).astimezone() if since else None,
-        "until": dt.datetime.combine(until, dt.time.min).astimezone() if until else None,
+    bounds = {
+        name: dt.datetime.combine(day, dt.time.min).astimezone() if day else None
+        for name, day in (("since", period.since), ("until", period.until))
     }
     return {
-        "node": metrics.node_figures(area.code, **period),
-        "children": metrics.child_figures(area.code, **period),
+        "node": metrics.node_figures(area.code, **bounds),
+        "children": metrics.child_figures(area.code, **bounds),
     }
 
 

@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status as Reply
 
 from grassroots.areas.access import access_area
 from grassroots.areas.codes import in_subtree, is_valid_code
 from grassroots.areas.models import Area
 from grassroots.cases.models import Case
+from grassroots.core.pagination import BoundedPagination
 
 from . import actions, metrics
 from .choices import ACTIVE_STATUSES, Colour, DisputeType, Party, ReferralKind, Source
@@ -337,7 +338,7 @@ def _dispute(request: HttpRequest, number: str) -> Dispute:
 
 
 @router.get("", response=list[DisputeItemOut], summary="Disputes in the caller's scope, red and late first")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def list_disputes(request: HttpRequest, filters: Query[DisputeFilter]):
     now = timezone.now()
     qs = Dispute.objects.visible_to(request.user).select_related("area")

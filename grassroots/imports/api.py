@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from grassroots.areas.access import access_area
+from grassroots.core.pagination import BoundedPagination
 
 from . import jobs
 from .models import ImportJob, ImportProblem, render_message
@@ -159,7 +160,7 @@ def upload(request: HttpRequest, file: File[UploadedFile], node: Form[str] = "")
 
 
 @router.get("", response=list[JobOut], summary="Import jobs within the caller's scope, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def list_jobs(request: HttpRequest):
     return _jobs(request).order_by("-created_at", "-id")
 
@@ -174,7 +175,7 @@ def job_detail(request: HttpRequest, job_id: int):
 @router.get(
     "/{job_id}/problems", response=list[ProblemOut], summary="The rejected rows of a job, with every reason"
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def job_problems(request: HttpRequest, job_id: int):
     job = get_object_or_404(_jobs(request), pk=job_id)
     return job.problems.order_by("row")

@@ -18,10 +18,11 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from grassroots.areas.access import access_area
 from grassroots.areas.codes import in_subtree
+from grassroots.core.pagination import BoundedPagination
 
 from . import actions
 from .choices import (
@@ -285,7 +286,7 @@ def _household_detail(request: HttpRequest, pk: int) -> Household:
 
 
 @router.get("/buildings", response=list[BuildingOut], summary="Buildings, with their open households")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def buildings(request: HttpRequest, within: str | None = None):
     user = request.user
     if within:
@@ -307,7 +308,7 @@ def buildings(request: HttpRequest, within: str | None = None):
 
 
 @router.get("/households", response=list[HouseholdOut], summary="Households")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def households(request: HttpRequest, within: str | None = None, status: HouseholdStatus | None = None):
     found = _within(request, Household.objects.visible_to(request.user), within)
     if status:
@@ -326,7 +327,7 @@ def household(request: HttpRequest, household_id: int):
 
 
 @router.get("/residents", response=list[ResidentOut], summary="Residents (masked)")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def residents(request: HttpRequest, filters: Query[ResidentFilter]):
     if looks_like_identity(filters.name):
         raise HttpError(422, "Search by ID number or phone with POST /registry/residents/search.")
@@ -389,7 +390,7 @@ def reveal_fields(request: HttpRequest, resident_id: int, payload: RevealIn, res
 
 
 @router.get("/organisations", response=list[OrganisationOut], summary="Organisations (actual units)")
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def organisations(request: HttpRequest, within: str | None = None):
     found = _within(request, Organisation.objects.visible_to(request.user), within)
     return found.order_by("area_id", "name", "id")
