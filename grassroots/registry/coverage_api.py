@@ -4,10 +4,11 @@ from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from grassroots.areas.access import access_area
 from grassroots.areas.models import Area
+from grassroots.core.pagination import BoundedPagination
 
 from .coverage import (
     CHECKS,
@@ -147,7 +148,7 @@ def coverage(request: HttpRequest, code: str):
     response=list[CoverageOffenderOut],
     summary="The records behind one count of the coverage audit (masked values only)",
 )
-@paginate(LimitOffsetPagination)
+@paginate(BoundedPagination)
 def offender_list(request: HttpRequest, code: str, check: Check, direct: bool = False):
     area = access_area(request.user, code)
     return _OffenderPage(area, check, offenders(request.user, area, check, direct=direct))
