@@ -99,31 +99,31 @@ def _json(text: str) -> str:
     return f"'{text}'::jsonb" if connection.vendor == "postgresql" else f"'{text}'"
 
 
-def _places() -> int:
+def _places(city: str = CITY) -> int:
     """A temporary table of the city's grids (or communities, without grids), numbered from 0."""
     from grassroots.areas.models import Area
 
-    level = 6 if Area.objects.filter(level=6, code__gte=CITY, code__lt=upper_bound(CITY)).exists() else 5
+    level = 6 if Area.objects.filter(level=6, code__gte=city, code__lt=upper_bound(city)).exists() else 5
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {PLACES}")
         cursor.execute(
             f"CREATE TEMP TABLE {PLACES} AS SELECT code, ROW_NUMBER() OVER (ORDER BY code) - 1 AS i "
             f"FROM {Area._meta.db_table} WHERE level = %s AND code >= %s AND code < %s",
-            [level, CITY, upper_bound(CITY)],
+            [level, city, upper_bound(city)],
         )
         cursor.execute(f"CREATE INDEX {PLACES}_i ON {PLACES} (i)")
         cursor.execute(f"SELECT COUNT(*) FROM {PLACES}")
         return cursor.fetchone()[0]
 
 
-def _bench_users():
+def _bench_users(city: str = CITY):
     from grassroots.accounts.choices import Role
     from grassroots.accounts.models import Grant, User
 
     users = {}
     for name, role, code in (
-        ("bench_city", Role.CITY_ADMIN, CITY),
-        ("bench_street", Role.STREET_STAFF, STREET),
+        ("bench_city", Role.CITY_ADMIN, city),
+        ("bench_street", Role.STREET_STAFF if STREET.startswith(city) else None, STREET),
         ("bench_resolver", None, None),
         ("bench_verifier", None, None),
     ):
@@ -134,18 +134,21 @@ def _bench_users():
     return users
 
 
-def ensure_cases(total: int, say: Printer) -> dict[str, Any]:
-    """Top the database up to ``total`` synthetic cases and ``total // 20`` disputes, set-based."""
+def ensure_cases(total: int, say: Printer, *, city: str = CITY, analyse: bool = True) -> dict[str, Any]:
+    """Top the database up to ``total`` synthetic cases and ``total // 20`` disputes, set-based, the new
+    ones spread over ``city``'s grids (the province benchmark fills its cities one after another)."""
     from grassroots.cases.models import Case, Category
     from grassroots.disputes.models import Dispute
 
-    users = _bench_users()
+    users = _bench_users(city)
     have = Case.objects.filter(number__startswith="BENCH").count()
     have_disputes = Dispute.objects.filter(number__startswith="BD").count()
     result: dict[str, Any] = {"cases_before": have, "disputes_before": have_disputes}
-    places = _places()
+    places = _places(city)
     if not places:
-        raise CommandError("No communities under 1403: run `grassroots demo --no-serve` (or areas yangquan).")
+        raise CommandError(
+            f"No communities under {city}: run `grassroots demo --no-serve` (or areas yangquan)."
+        )
     base = connection.ops.adapt_datetimefield_value(timezone.now())
     if have < total:
         category = Category.objects.filter(active=True).order_by("pk").first()
@@ -227,7 +230,8 @@ def ensure_cases(total: int, say: Printer) -> dict[str, Any]:
         say(f" {result['disputes_seconds']:.1f} s")
     result["cases"] = Case.objects.count()
     result["disputes"] = Dispute.objects.count()
-    analyze(["cases_case", "disputes_dispute", "registry_resident", "registry_household"])
+    if analyse:
+        analyze(["cases_case", "disputes_dispute", "registry_resident", "registry_household"])
     return result
 
 
