@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "grassroots.core.routers.ReplicaMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "grassroots.core.middleware.LanguageMiddleware",
+    "grassroots.core.middleware.RefuseNulMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -122,10 +123,14 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------
 SQLITE_PATH = DATA_DIR / "grassroots.sqlite3"
+# Persistent connections are checked before a request uses them (one round trip, the first query of a
+# request only): one that broke while idle (a database restart or failover, a proxy's or firewall's
+# idle timeout) is then replaced instead of failing that request with a 500.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -154,7 +159,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # grassroots.core.routers and docs/scaling.md. Without it the router has no opinion.
 if os.environ.get("GRASSROOTS_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(
-        os.environ["GRASSROOTS_REPLICA_URL"], conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+        os.environ["GRASSROOTS_REPLICA_URL"],
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
     )
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("GRASSROOTS_REPLICA_CONNECT_TIMEOUT", 2)

@@ -12,6 +12,7 @@ from ninja.responses import Status as Reply
 from grassroots.areas.access import access_area
 from grassroots.areas.codes import in_subtree, is_valid_code
 from grassroots.core.pagination import BoundedPagination
+from grassroots.core.schema import ProblemDetail
 
 from . import actions, metrics, workflow
 from .choices import Channel, Clock, Status
@@ -21,7 +22,7 @@ router = Router(tags=["cases"])
 
 
 class CaseProblem(Schema):
-    detail: str
+    detail: ProblemDetail
 
 
 def _problem(exc: Exception) -> HttpError:

@@ -21,6 +21,7 @@ from grassroots.areas.codes import in_subtree, is_valid_code
 from grassroots.areas.models import Area
 from grassroots.cases.models import Case
 from grassroots.core.pagination import BoundedPagination
+from grassroots.core.schema import DateTimeIn, ProblemDetail
 
 from . import actions, metrics
 from .choices import ACTIVE_STATUSES, Colour, DisputeType, Party, ReferralKind, Source
@@ -32,7 +33,7 @@ router = Router(tags=["disputes"])
 
 
 class DisputeProblem(Schema):
-    detail: str
+    detail: ProblemDetail
 
 
 def _problem(exc: Exception) -> HttpError:
@@ -283,7 +284,7 @@ class DisputeReferralIn(Schema):
     kind: ReferralKind
     body: str = Field(..., max_length=100, description="The receiving body: court, commission, department.")
     reference: str = Field("", max_length=60)
-    hearing_at: dt.datetime | None = None
+    hearing_at: DateTimeIn | None = None
 
 
 class DisputeSettleIn(Schema):

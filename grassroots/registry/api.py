@@ -23,6 +23,7 @@ from ninja.pagination import paginate
 from grassroots.areas.access import access_area
 from grassroots.areas.codes import in_subtree
 from grassroots.core.pagination import BoundedPagination
+from grassroots.core.schema import ProblemDetail
 
 from . import actions
 from .choices import (
@@ -55,7 +56,7 @@ router = Router(tags=["registry"])
 
 
 class RegistryError(Schema):
-    detail: str
+    detail: ProblemDetail
 
 
 class InArea(Schema):

@@ -175,7 +175,7 @@ def test_operation_conforms_and_never_fails(key, schema, world, django_db_blocke
     fuzz()
 
 
-# --- found by the fuzzing: minimal reproductions (they fail until fixed) ------------------------------
+# --- found by the fuzzing: minimal reproductions ---------------------------------------------------
 
 
 def _as(world: World, persona: str):
@@ -186,20 +186,53 @@ def _as(world: World, persona: str):
 
 @pytest.mark.parametrize("query", [{"offset": "99999999999999999999"}, {"limit": "99999999999999999999"}])
 def test_a_huge_page_offset_or_limit_is_refused_not_a_server_error(query, world):
-    """Every ``@paginate(LimitOffsetPagination)`` list accepts any integer: beyond 2**63 the database
-    refuses the OFFSET/LIMIT (SQLite "datatype mismatch", PostgreSQL "bigint out of range") and the API
-    answers 500. Fix: one pagination class for the project with bounds, e.g. ``limit`` 1…1000 and
-    ``offset`` 0…10**9 (``NINJA_PAGINATION_CLASS``, and ``@paginate`` without a class in the routers),
-    so that django-ninja answers 422."""
+    """Every ``@paginate(LimitOffsetPagination)`` list accepted any integer: beyond 2**63 the database
+    refused the OFFSET/LIMIT (SQLite "datatype mismatch") and the API answered 500. Fixed by
+    ``grassroots.core.pagination.BoundedPagination`` (422)."""
     response = _as(world, "grid_worker").get("/api/v1/users", query)
     assert response.status_code in (200, 422), f"{query}: {response.status_code}"
 
 
 @pytest.mark.parametrize("query", [{"until": "0001-01-01"}, {"since": "0001-01-01"}])
 def test_case_metrics_with_a_date_at_the_edge_of_the_calendar_is_not_a_server_error(query, world):
-    """``GET /cases/metrics/{code}?until=0001-01-01``: ``datetime.combine(...).astimezone()`` raises
-    ValueError ("year 0 is out of range") and the API answers 500 (cases/api.py, ``case_metrics``).
-    Fix: bound the dates (e.g. ``Query(None, ge=date(1900, 1, 1), le=date(2100, 12, 31))``), or make
-    them aware with ``timezone.make_aware`` inside a try that answers 422."""
+    """``GET /cases/metrics/{code}?until=0001-01-01``: the local midnight of year 1 is year 0 in UTC;
+    SQLite's adapter raised ValueError ("year 0 is out of range") and the API answered 500."""
     response = _as(world, "street").get(f"/api/v1/cases/metrics/{COMMUNITY}", query)
     assert response.status_code in (200, 422), f"{query}: {response.status_code}"
+
+
+NUL_REQUESTS = [
+    ("anonymous", "GET", "/open311/v2/services/lamp%00.json", None),
+    ("anonymous", "GET", "/open311/v2/requests.json?service_code=a%00", None),
+    ("anonymous", "POST", "/login/", {"username": "a\x00", "password": "x"}),
+    ("anonymous", "POST", "/api/v1/auth/token", {"username": "a\x00", "password": "x"}),
+    ("street", "GET", "/api/v1/users?q=a%00", None),
+    ("street", "GET", "/api/v1/registry/residents?name=a%00", None),
+    ("street", "GET", "/registry/search/?q=a%00", None),
+    ("street", "GET", "/disputes/new/residents/?prefix=parties-0&parties-0-q=a%00", None),
+]
+
+
+@pytest.mark.parametrize(("persona", "method", "path", "data"), NUL_REQUESTS)
+def test_a_nul_character_in_a_request_is_refused_not_a_server_error(persona, method, path, data, world):
+    """PostgreSQL text cannot hold NUL (0x00): a query parameter, form field or JSON string with one
+    reaches a filter and psycopg raises DataError, so the page or API answers 500 — the login page and
+    the public Open311 endpoint included (SQLite stores NUL, so this fails on PostgreSQL only). Found
+    by the fuzzing (``POST /api/v1/auth/token``); the same holds for every text that reaches a query.
+    Fix, in one place: a middleware early in ``MIDDLEWARE`` (grassroots/core/middleware.py) answering
+    400 to a request whose path, query string, form data or JSON body contains NUL (``\\x00``,
+    ``%00``, ``\\u0000``)."""
+    from django.test import Client
+
+    if persona == "anonymous":
+        client = Client(raise_request_exception=False)
+    else:
+        client = Client(raise_request_exception=False)
+        client.force_login(world.users[persona])
+    if method == "GET":
+        response = client.get(path)
+    elif path.startswith("/api/"):
+        response = client.post(path, data, content_type="application/json")
+    else:
+        response = client.post(path, data)
+    assert response.status_code < 500, f"{method} {path}: {response.status_code}"
