@@ -38,7 +38,6 @@ from grassroots.accounts.choices import (
 
 from .factories import (
     GRID_CODES,
-    OTHER_GRID,
     PASSWORD,
     SIBLING_STREET,
     Obj,
@@ -52,7 +51,6 @@ LOGIN = "login"  # a redirect to the login page (pages) or 401 (API)
 PAGE_OK = frozenset({200, 302})
 GET_OK = frozenset({200})
 REDIRECT = frozenset({302})
-API_OK = frozenset({200, 201})
 
 REGISTRY_EDIT_ROLES = frozenset({Role.GRID_WORKER, Role.COMMUNITY_STAFF, Role.STREET_STAFF})
 HOLDER_ROLES = frozenset({Role.CITY_ADMIN, Role.DISTRICT_STAFF, Role.STREET_STAFF, Role.COMMUNITY_STAFF})
@@ -332,9 +330,9 @@ LEADER_NEW_PLACE = {
     "other": "140303001002",  # below 平潭街街道
 }
 
-# Statuses: the pages' success (200 or a redirect) and the API's (200 or 201).
+# A page or API read in scope: 200.
 SCOPED_PAGE = Scoped()
-SCOPED_API = Scoped(ok=GET_OK)
+SCOPED_API = Scoped()
 
 ENTRIES: list[Entry] = [
     # --- the site ----------------------------------------------------------------------------------
@@ -907,4 +905,4 @@ def placements(kind: str | None) -> tuple[str | None, ...]:
     return KIND_PLACEMENTS.get(kind, ("here", "sibling", "parent", "other"))
 
 
-__all__ = ["BY_KEY", "ENTRIES", "LOGIN", "OTHER_GRID", "Entry"]
+__all__ = ["BY_KEY", "ENTRIES", "KIND_PLACEMENTS", "LOGIN", "Entry", "covers", "placements"]

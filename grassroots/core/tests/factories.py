@@ -54,7 +54,6 @@ from grassroots.registry.idnumber import make_id_number
 OTHER_GRID = OTHER_COMMUNITY + "001"  # 平潭街东社区 第一网格
 SIBLING_STREET = "140302002"  # 下站街道, same district
 SIBLING_STREET_COMMUNITY = "140302002001"
-MICROGRID = GRID + "001"
 
 PLACEMENTS = ("here", "sibling", "parent", "other")
 

@@ -254,7 +254,7 @@ def _scoped(rows, persona: Persona) -> set:
 def expected_sets(world: World, persona: Persona) -> dict[str, set]:
     """Everything in the database, filtered by the persona's grants on codes alone."""
     from grassroots.accounts.models import User
-    from grassroots.cases.models import Case
+    from grassroots.cases.models import Case, Unit
     from grassroots.disputes.choices import ACTIVE_STATUSES
     from grassroots.disputes.models import Dispute
     from grassroots.imports.models import ImportJob
@@ -289,6 +289,7 @@ def expected_sets(world: World, persona: Persona) -> dict[str, set]:
         "cases": _scoped(Case.objects.values_list("number", "area_id"), persona),
         "disputes": disputes,
         "imports": _scoped(ImportJob.objects.values_list("pk", "area_id"), persona),
+        "units": _scoped(Unit.objects.values_list("pk", "area_id"), persona),
         "users": users,
         "leaders": leaders,
     }
@@ -313,6 +314,7 @@ PAGE_LISTS = {
     "accounts:users": ("users", r'href="/accounts/users/(\d+)/"', {}),
     "registry:search": ("residents_named", r'href="/registry/resident/(\d+)/"', {"q": "户主"}),
     "cockpit:leaders": ("leaders", r'href="/cockpit/leaders/(\d+)/"', {}),
+    "cases:units": ("units", r'href="/cases/units/(\d+)/"', {}),
 }
 
 
@@ -395,3 +397,33 @@ def test_figures_for_a_node_never_exceed_the_scoped_lists(placement, persona_nam
     for child in figures["cockpit"].json()["children"]:
         inside = _count(client, "/api/v1/registry/households", within=child["code"], status="active")
         assert (child["values"]["registry.households"] or 0) <= inside
+
+
+# --- care groups: only the roles that visit ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona_name", [p for p in PERSONAS if p != "anonymous"])
+def test_care_groups_only_for_care_roles(persona_name, world, clients):
+    """The head of the ``here`` household lives alone (a care group). Those who see the resident see
+    the group only if a care role (street, community, grid) covers them; leaders above see no group."""
+    from grassroots.accounts.choices import CARE_ROLES
+
+    persona = PERSONAS[persona_name]
+    resident = world.obj("resident", "here")
+    household = world.obj("household", "here")
+    api = fresh(clients["api"][persona_name]).get(f"/api/v1/registry/residents/{resident.pk}")
+    page = fresh(clients["page"][persona_name]).get(f"/registry/resident/{resident.pk}/")
+    home = fresh(clients["page"][persona_name]).get(f"/registry/household/{household.pk}/")
+    if not covers(persona, resident.code):
+        assert (api.status_code, page.status_code, home.status_code) == (404, 404, 404)
+        return
+    assert (api.status_code, page.status_code, home.status_code) == (200, 200, 200)
+    groups = api.json()["care_groups"]
+    events = {event["kind"] for event in api.json()["events"]}
+    if covers(persona, resident.code, CARE_ROLES):
+        assert [g["group"] for g in groups] == ["elderly_alone"]
+        assert 'class="badge reg-care"' in page.content.decode()
+    else:
+        assert groups is None, f"{persona_name} sees care groups: {groups}"
+        assert "reg-care" not in page.content.decode() and "reg-care" not in home.content.decode()
+        assert not events & {"care_added", "care_removed"}
