@@ -1,15 +1,17 @@
 """Operations on a whole deployment: copying it to PostgreSQL, backing it up and restoring it, and
-partitioning the audit trail by month. The commands ``grassroots db``, ``backup`` and ``restore`` are
-thin wrappers; tests and scripts call these functions.
+partitioning the audit trail and the case history by month. The commands ``grassroots db``,
+``backup`` and ``restore`` are thin wrappers; tests and scripts call these functions.
 
 * :func:`copy_database`: every table of every installed app from one database (a SQLite deployment)
   into an empty PostgreSQL database migrated for it, ids kept, with ``COPY``; sequences reset; the
   copy is checked (row counts, the audit chain) before it commits.
 * :func:`backup`/:func:`restore`: SQLite through its online backup API, PostgreSQL through
   ``pg_dump -Fc``/``pg_restore``. Restoring over data needs ``force``.
-* :func:`partition_audit`, :func:`ensure_audit_partitions`, :func:`drop_audit_partitions`: the audit
-  table as monthly range partitions on PostgreSQL; retention drops whole months, never one younger
-  than 185 days, and leaves a checkpoint so the chain still verifies.
+* :func:`partition_table` (:func:`partition_audit`, :func:`partition_cases`) and
+  :func:`ensure_partitions`: the audit log and the case history as monthly range partitions on
+  PostgreSQL. Retention drops whole months: :func:`drop_audit_partitions` never one younger than 185
+  days, leaving a checkpoint so the chain still verifies; :func:`drop_case_partitions` never one
+  younger than three years, nor one holding an event of a case that is still open.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.color import no_style
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, router, transaction
-from django.db.models import Model
+from django.db.models import SET_NULL, Model
+from django.utils.module_loading import import_string
 
 #: Tables a bare ``migrate`` fills by itself (Django's bookkeeping and data migrations): rows there do
 #: not make a database "non-empty". A new data migration that loads rows adds its table here.
@@ -553,15 +556,38 @@ def restore(path: Path, *, force: bool = False, alias: str = DEFAULT_DB_ALIAS) -
     return RestoreReport(describe(alias), path, seconds, method, len(tables), rows, busy, dropped)
 
 
-# --- the audit log in monthly partitions (PostgreSQL) ---------------------------------------------
+# --- history tables in monthly partitions (PostgreSQL) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthlyTable:
+    """A table that :func:`partition_table` turns into monthly range partitions on ``column``."""
+
+    table: str
+    column: str  # a timestamp with time zone, never null
+    what: str  # for messages: "the audit log"
+    command: str  # the `grassroots db` subcommand that converts it
+    lock: str | None = None  # dotted path of a function to call before the table is locked
+
+    @property
+    def default(self) -> str:
+        return f"{self.table}_default"
+
+    def month_table(self, month: dt.date) -> str:
+        return f"{self.table}_p{month:%Y%m}"
+
+    def month_of(self, name: str) -> dt.date | None:
+        m = re.fullmatch(rf"{re.escape(self.table)}_p(\d{{4}})(\d{{2}})", name)
+        return dt.date(int(m.group(1)), int(m.group(2)), 1) if m else None
+
 
 AUDIT = "audit_auditentry"
-DEFAULT_PARTITION = f"{AUDIT}_default"
-_PARTITION = re.compile(rf"^{AUDIT}_p(\d{{4}})(\d{{2}})$")
-TRIGGER = (
-    f"CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON {AUDIT} "
-    "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()"
-)
+CASE_EVENTS = "cases_caseevent"
+AUDIT_LOG = MonthlyTable(AUDIT, "at", "the audit log", "partition-audit", "grassroots.audit.chain.lock_chain")
+CASE_HISTORY = MonthlyTable(CASE_EVENTS, "at", "the case history", "partition-cases")
+DEFAULT_PARTITION = AUDIT_LOG.default
+#: Case timelines are kept at least three years after the case is finished (see drop_case_partitions).
+CASE_RETENTION_DAYS = 1095
 
 
 def _months(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -576,52 +602,58 @@ def _next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
+def _months_ahead(today: dt.date, ahead: int) -> dt.date:
+    last = today.replace(day=1)
+    for _ in range(ahead):
+        last = _next_month(last)
+    return last
+
+
 def _bounds(month: dt.date) -> tuple[str, str]:
     return f"{month:%Y-%m-%d} 00:00:00+00", f"{_next_month(month):%Y-%m-%d} 00:00:00+00"
 
 
-def _require_postgresql() -> None:
+def _require_postgresql(spec: MonthlyTable) -> None:
     if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
-        raise OpsError("Partitioning needs PostgreSQL; on SQLite the audit log stays one table.")
+        raise OpsError(f"Partitioning needs PostgreSQL; on SQLite {spec.what} stays one table.")
 
 
-def audit_is_partitioned(cursor) -> bool:
-    cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [AUDIT])
+def is_partitioned(cursor, spec: MonthlyTable) -> bool:
+    cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [spec.table])
     row = cursor.fetchone()
     return bool(row) and row[0] == "p"
 
 
-def audit_partitions(cursor) -> list[tuple[str, dt.date]]:
+def partitions(cursor, spec: MonthlyTable) -> list[tuple[str, dt.date]]:
     """The monthly partitions (name, first day of the month), oldest first; the default excluded."""
     cursor.execute(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
         "WHERE i.inhparent = to_regclass(%s)",
-        [AUDIT],
+        [spec.table],
     )
-    found = []
-    for (name,) in cursor.fetchall():
-        if m := _PARTITION.match(name):
-            found.append((name, dt.date(int(m.group(1)), int(m.group(2)), 1)))
+    found = [(name, month) for (name,) in cursor.fetchall() if (month := spec.month_of(name))]
     return sorted(found, key=lambda p: p[1])
 
 
-def _create_month(cursor, month: dt.date) -> str:
+def _create_month(cursor, spec: MonthlyTable, month: dt.date) -> str:
     """Create one month's partition. Rows that fell into the default partition for lack of it move
     into it: the default is detached, the month created, and the default's rows re-inserted through
     the parent (ids and hashes unchanged) before the old default table is dropped."""
-    name = f"{AUDIT}_p{month:%Y%m}"
+    name, table, default, column = spec.month_table(month), spec.table, spec.default, spec.column
     lo, hi = _bounds(month)
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {DEFAULT_PARTITION} WHERE at >= %s AND at < %s)", [lo, hi])
+    cursor.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {default} WHERE {column} >= %s AND {column} < %s)", [lo, hi]
+    )
     strays = cursor.fetchone()[0]
     if strays:
         _settle(cursor)
-        cursor.execute(f"ALTER TABLE {AUDIT} DETACH PARTITION {DEFAULT_PARTITION}")
-        cursor.execute(f"ALTER TABLE {DEFAULT_PARTITION} RENAME TO {DEFAULT_PARTITION}_moving")
-    cursor.execute(f"CREATE TABLE {name} PARTITION OF {AUDIT} FOR VALUES FROM ('{lo}') TO ('{hi}')")
+        cursor.execute(f"ALTER TABLE {table} DETACH PARTITION {default}")
+        cursor.execute(f"ALTER TABLE {default} RENAME TO {default}_moving")
+    cursor.execute(f"CREATE TABLE {name} PARTITION OF {table} FOR VALUES FROM ('{lo}') TO ('{hi}')")
     if strays:
-        cursor.execute(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {AUDIT} DEFAULT")
-        cursor.execute(f"INSERT INTO {AUDIT} SELECT * FROM {DEFAULT_PARTITION}_moving")
-        cursor.execute(f"DROP TABLE {DEFAULT_PARTITION}_moving")
+        cursor.execute(f"CREATE TABLE {default} PARTITION OF {table} DEFAULT")
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM {default}_moving")
+        cursor.execute(f"DROP TABLE {default}_moving")
     return name
 
 
@@ -632,24 +664,29 @@ def _settle(cursor) -> None:
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def ensure_audit_partitions(ahead: int = 3) -> list[str]:
+def ensure_partitions(spec: MonthlyTable, ahead: int = 3) -> list[str]:
     """Create the partitions of this month and the next ``ahead`` months if missing (idempotent; the
-    worker may call it daily). Does nothing unless the audit table is partitioned."""
+    worker calls it every round). Does nothing unless the table is partitioned."""
     if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
         return []
     today = dt.datetime.now(dt.UTC).date()
     created = []
     with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        if not audit_is_partitioned(cursor):
+        if not is_partitioned(cursor, spec):
             return []
-        have = {month for _name, month in audit_partitions(cursor)}
-        last = today.replace(day=1)
-        for _ in range(ahead):
-            last = _next_month(last)
-        for month in _months(today, last):
+        have = {month for _name, month in partitions(cursor, spec)}
+        for month in _months(today, _months_ahead(today, ahead)):
             if month not in have:
-                created.append(_create_month(cursor, month))
+                created.append(_create_month(cursor, spec, month))
     return created
+
+
+def ensure_audit_partitions(ahead: int = 3) -> list[str]:
+    return ensure_partitions(AUDIT_LOG, ahead)
+
+
+def ensure_case_partitions(ahead: int = 3) -> list[str]:
+    return ensure_partitions(CASE_HISTORY, ahead)
 
 
 @dataclass
@@ -658,76 +695,179 @@ class PartitionReport:
     rows: int
     created: list[str]
     seconds: float
+    references: list[str] = field(default_factory=list)  # foreign keys to the table, now triggers
 
 
-def partition_audit(ahead: int = 3) -> PartitionReport:
-    """Turn ``audit_auditentry`` into a table range-partitioned by month on ``at``.
+# Foreign keys *to* a partitioned table must name its whole primary key (id plus the partition key),
+# which the referencing rows do not store. Such a key is kept by a pair of deferred constraint
+# triggers instead, with the semantics of Django's own (NO ACTION, deferred to commit; Django applies
+# on_delete itself): the referencing table checks that the id exists (and locks the row, FOR KEY
+# SHARE, as a foreign key does), the referenced table that no row still points at a deleted id.
+REFERENCE_FUNCTIONS = [
+    """CREATE OR REPLACE FUNCTION grassroots_reference_check() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- on the referencing table; TG_ARGV: its column, the referenced table, the referenced column
+    DECLARE found boolean;
+    BEGIN
+      IF to_jsonb(NEW) ->> TG_ARGV[0] IS NULL THEN RETURN NULL; END IF;
+      EXECUTE format('SELECT true FROM %I WHERE %I = ($1).%I FOR KEY SHARE',
+                     TG_ARGV[1], TG_ARGV[2], TG_ARGV[0]) INTO found USING NEW;
+      IF found IS NULL THEN
+        RAISE foreign_key_violation USING MESSAGE = format(
+          'insert or update on table "%s" violates foreign key "%s": %s = %s is not present in table "%s"',
+          TG_TABLE_NAME, TG_NAME, TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[0], TG_ARGV[1]);
+      END IF;
+      RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION grassroots_reference_restrict() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- on the referenced (partitioned) table; TG_ARGV: its column, the referencing table and column,
+    -- and the referenced table itself (the trigger fires on a partition: the row may have moved)
+    DECLARE found boolean;
+    BEGIN
+      EXECUTE format('SELECT true FROM %I WHERE %I = ($1).%I LIMIT 1 FOR KEY SHARE',
+                     TG_ARGV[1], TG_ARGV[2], TG_ARGV[0]) INTO found USING OLD;
+      IF found THEN
+        EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM %I WHERE %I = ($1).%I)',
+                       TG_ARGV[3], TG_ARGV[0], TG_ARGV[0]) INTO found USING OLD;
+      END IF;
+      IF found THEN
+        RAISE foreign_key_violation USING MESSAGE = format(
+          'update or delete on table "%s" violates foreign key "%s" on table "%s": '
+          '%s = %s is still referenced',
+          TG_ARGV[3], TG_NAME, TG_ARGV[1], TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[0]);
+      END IF;
+      RETURN NULL;
+    END $$""",
+]
+
+
+def _references(cursor, table: str) -> list[tuple[str, str, str, str]]:
+    """Foreign keys to ``table``: (name, referencing table, its column, referenced column)."""
+    cursor.execute(
+        "SELECT c.conname, c.conrelid::regclass::text, "
+        "  array(SELECT attname FROM pg_attribute WHERE attrelid = c.conrelid AND attnum = ANY(c.conkey)), "
+        "  array(SELECT attname FROM pg_attribute WHERE attrelid = c.confrelid AND attnum = ANY(c.confkey)) "
+        "FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = %s::regclass ORDER BY c.conname",
+        [table],
+    )
+    found = []
+    for name, child, columns, referenced in cursor.fetchall():
+        if len(columns) != 1:
+            raise OpsError(f"{name} on {child} is a foreign key of several columns to {table}.")
+        found.append((name, child, columns[0], referenced[0]))
+    return found
+
+
+def _reference_by_triggers(cursor, table: str, reference: tuple[str, str, str, str]) -> None:
+    name, child, column, referenced = reference
+    for function in REFERENCE_FUNCTIONS:
+        cursor.execute(function)
+    cursor.execute(
+        f"CREATE CONSTRAINT TRIGGER {name} AFTER INSERT OR UPDATE OF {column} ON {child} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+        f"EXECUTE FUNCTION grassroots_reference_check('{column}', '{table}', '{referenced}')"
+    )
+    cursor.execute(
+        f"CREATE CONSTRAINT TRIGGER {name} AFTER UPDATE OF {referenced} OR DELETE ON {table} "
+        f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+        f"EXECUTE FUNCTION grassroots_reference_restrict('{referenced}', '{child}', '{column}', '{table}')"
+    )
+
+
+def partition_table(spec: MonthlyTable, ahead: int = 3) -> PartitionReport:
+    """Turn ``spec.table`` into a table range-partitioned by month on ``spec.column``.
 
     In one transaction holding the table exclusively: the table is renamed, a partitioned twin is
-    created with the same columns, one partition per month from the oldest entry to ``ahead`` months
-    from now plus a default partition, the rows are copied (ids and hashes unchanged), and the old
-    table dropped; then its indexes, constraints and the append-only trigger are recreated under their
-    names. The primary key becomes ``(id, at)``, as a partitioned table's must include the partition
-    key; ids still come from one sequence. Already partitioned: only creates missing partitions.
+    created with the same columns, one partition per month from the oldest row to ``ahead`` months
+    from now plus a default partition, the rows are copied (ids unchanged), and the old table
+    dropped; then its indexes, constraints and triggers are recreated under their names. The primary
+    key becomes ``(id, column)``, as a partitioned table's must include the partition key; ids still
+    come from one sequence. Foreign keys from other tables to it become constraint triggers
+    (:data:`REFERENCE_FUNCTIONS`). Already partitioned: only creates missing partitions.
     """
-    from grassroots.audit.chain import lock_chain
-
-    _require_postgresql()
+    _require_postgresql(spec)
+    table, column = spec.table, spec.column
     started = time.monotonic()
     with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        if audit_is_partitioned(cursor):
-            created = ensure_audit_partitions(ahead)
+        if is_partitioned(cursor, spec):
+            created = ensure_partitions(spec, ahead)
             return PartitionReport(False, 0, created, time.monotonic() - started)
-        lock_chain()
-        cursor.execute(f"LOCK TABLE {AUDIT} IN ACCESS EXCLUSIVE MODE")
+        if spec.lock:
+            import_string(spec.lock)()
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        references = _references(cursor, table)
+        for _name, child, _column, _referenced in references:
+            cursor.execute(f"LOCK TABLE {child} IN SHARE ROW EXCLUSIVE MODE")
         _settle(cursor)
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes "
             "WHERE schemaname = current_schema() AND tablename = %s",
-            [AUDIT],
+            [table],
         )
         indexes = cursor.fetchall()
         cursor.execute(
             "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE conrelid = %s::regclass",
-            [AUDIT],
+            [table],
         )
         constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+            [table],
+        )
+        triggers = [definition for (definition,) in cursor.fetchall()]
         primary = next(name for name, kind, _definition in constraints if kind == "p")
         if any(kind == "u" for _name, kind, _definition in constraints):
-            raise OpsError("audit_auditentry has a unique constraint without `at`; it cannot be partitioned.")
-        cursor.execute(f"SELECT min(at), count(*) FROM {AUDIT}")
+            raise OpsError(f"{table} has a unique constraint without `{column}`; it cannot be partitioned.")
+        cursor.execute(f"SELECT min({column}), count(*) FROM {table}")
         oldest, rows = cursor.fetchone()
         today = dt.datetime.now(dt.UTC).date()
         first = oldest.astimezone(dt.UTC).date() if oldest else today
-        last = today.replace(day=1)
-        for _ in range(ahead):
-            last = _next_month(last)
 
-        old = f"{AUDIT}_unpartitioned"
-        cursor.execute(f"ALTER TABLE {AUDIT} RENAME TO {old}")
+        for name, child, _column, _referenced in references:
+            cursor.execute(f"ALTER TABLE {child} DROP CONSTRAINT {name}")
+        old = f"{table}_unpartitioned"
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {old}")
         cursor.execute(
-            f"CREATE TABLE {AUDIT} (LIKE {old} INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMMENTS) "
-            "PARTITION BY RANGE (at)"
+            f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMMENTS) "
+            f"PARTITION BY RANGE ({column})"
         )
-        cursor.execute(f"CREATE TABLE {DEFAULT_PARTITION} PARTITION OF {AUDIT} DEFAULT")
-        created = [_create_month(cursor, month) for month in _months(first, last)]
-        cursor.execute(f"INSERT INTO {AUDIT} SELECT * FROM {old}")
-        cursor.execute(f"DROP TABLE {old}")  # with its identity sequence, indexes and trigger
-        cursor.execute(f"CREATE SEQUENCE {AUDIT}_id_seq OWNED BY {AUDIT}.id")
+        cursor.execute(f"CREATE TABLE {spec.default} PARTITION OF {table} DEFAULT")
+        created = [
+            _create_month(cursor, spec, month) for month in _months(first, _months_ahead(today, ahead))
+        ]
+        cursor.execute(f"INSERT INTO {table} SELECT * FROM {old}")
+        cursor.execute(f"DROP TABLE {old}")  # with its identity sequence, indexes and triggers
+        cursor.execute(f"CREATE SEQUENCE {table}_id_seq OWNED BY {table}.id")
         cursor.execute(
-            f"SELECT setval('{AUDIT}_id_seq', COALESCE((SELECT max(id) FROM {AUDIT}), 0) + 1, false)"
+            f"SELECT setval('{table}_id_seq', COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
         )
-        cursor.execute(f"ALTER TABLE {AUDIT} ALTER COLUMN id SET DEFAULT nextval('{AUDIT}_id_seq')")
-        cursor.execute(f"ALTER TABLE {AUDIT} ADD CONSTRAINT {primary} PRIMARY KEY (id, at)")
+        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN id SET DEFAULT nextval('{table}_id_seq')")
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {primary} PRIMARY KEY (id, {column})")
         for name, definition in indexes:
             if name != primary:
-                cursor.execute(definition)  # "CREATE INDEX name ON public.audit_auditentry …"
+                cursor.execute(definition)  # "CREATE INDEX name ON public.<table> …"
         for name, kind, definition in constraints:
             if kind in ("f", "c"):
-                cursor.execute(f"ALTER TABLE {AUDIT} ADD CONSTRAINT {name} {definition}")
-        cursor.execute(TRIGGER)
-    return PartitionReport(True, rows, created, time.monotonic() - started)
+                cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+        for definition in triggers:
+            cursor.execute(definition)
+        for reference in references:
+            _reference_by_triggers(cursor, table, reference)
+    return PartitionReport(
+        True, rows, created, time.monotonic() - started, [f"{r[1]}.{r[2]} ({r[0]})" for r in references]
+    )
+
+
+def partition_audit(ahead: int = 3) -> PartitionReport:
+    """The audit log by month on ``at`` (:func:`partition_table`), the chain locked meanwhile. Its
+    append-only trigger is recreated on the parent, and PostgreSQL clones it onto every partition."""
+    return partition_table(AUDIT_LOG, ahead)
+
+
+def partition_cases(ahead: int = 3) -> PartitionReport:
+    """The case history (``cases_caseevent``, several rows per case) by month on ``at``
+    (:func:`partition_table`). The attachments' foreign key to their event becomes a trigger pair."""
+    return partition_table(CASE_HISTORY, ahead)
 
 
 @dataclass
@@ -755,10 +895,10 @@ def drop_audit_partitions(older_than_days: int, *, now: dt.datetime | None = Non
             f"Audit entries are kept at least {AUDIT_RETENTION_DAYS} days (网络安全法 Art. 21); "
             f"refusing to drop anything younger."
         )
-    _require_postgresql()
+    _require_postgresql(AUDIT_LOG)
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)
     with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        if not audit_is_partitioned(cursor):
+        if not is_partitioned(cursor, AUDIT_LOG):
             raise OpsError("The audit table is not partitioned: run `grassroots db partition-audit` first.")
         chain.lock_chain()
         cursor.execute(f"LOCK TABLE {AUDIT} IN SHARE ROW EXCLUSIVE MODE")
@@ -768,16 +908,12 @@ def drop_audit_partitions(older_than_days: int, *, now: dt.datetime | None = Non
             raise OpsError(
                 "The audit chain does not verify; investigate before purging: " + result.problems[0]
             )
-        partitions = audit_partitions(cursor)
+        months = partitions(cursor, AUDIT_LOG)
         ids = {}  # partition → (min id, max id), read from each partition's (id, at) index
-        for name in [name for name, _month in partitions] + [DEFAULT_PARTITION]:
+        for name in [name for name, _month in months] + [DEFAULT_PARTITION]:
             cursor.execute(f"SELECT min(id), max(id) FROM {name}")
             ids[name] = cursor.fetchone()
-        candidates = [
-            name
-            for name, month in partitions
-            if dt.datetime.combine(_next_month(month), dt.time(), dt.UTC) <= cutoff
-        ]
+        candidates = [name for name, month in months if _month_end(month) <= cutoff]
         drop: list[str] = []
         highest = 0
         for name in candidates:
@@ -804,3 +940,94 @@ def drop_audit_partitions(older_than_days: int, *, now: dt.datetime | None = Non
             last_id=last_id, last_hash=last_hash, count=count, first_id=first_id, anchor_hash=anchor
         )
     return PurgeReport(drop, rows, deferred, first_id)
+
+
+def _month_end(month: dt.date) -> dt.datetime:
+    return dt.datetime.combine(_next_month(month), dt.time(), dt.UTC)
+
+
+@dataclass
+class CasePurgeReport:
+    dropped: list[str]
+    rows: int
+    held: dict[str, str]  # partition → why it is kept
+    unlinked: int  # attachments whose event went (they stay with their case)
+    dry_run: bool = False
+
+
+def drop_case_partitions(
+    older_than_days: int, *, now: dt.datetime | None = None, dry_run: bool = False
+) -> CasePurgeReport:
+    """Drop the monthly partitions of the case history that end more than ``older_than_days`` ago.
+
+    Refuses under :data:`CASE_RETENTION_DAYS`. A month is dropped only if every case with an event in
+    it is finished (closed, rejected or merged) and has not changed for ``older_than_days`` days: an
+    open case, or one finished recently, holds its months back, and the report says which and why.
+    Attachments of the dropped events stay with their case (their ``event`` set to null, as the
+    model's ``on_delete=SET_NULL``). The case rows themselves are kept (``cases_case`` is not
+    partitioned). Case writes wait while it runs (the cases table is locked in SHARE mode), so that
+    no case is reopened between the check and the drop.
+    """
+    from grassroots.cases.choices import FINAL_STATUSES
+    from grassroots.cases.models import Case, CaseEvent
+
+    if older_than_days < CASE_RETENTION_DAYS:
+        raise OpsError(
+            f"Case histories are kept at least {CASE_RETENTION_DAYS} days (three years) after the case is "
+            "finished; refusing to drop anything younger."
+        )
+    _require_postgresql(CASE_HISTORY)
+    unlink = []
+    for relation in CaseEvent._meta.related_objects:
+        if relation.on_delete is not SET_NULL:  # a new reference: decide what dropping means
+            raise OpsError(f"{relation.related_model.__name__}.{relation.field.name} is not SET_NULL.")
+        unlink.append((relation.related_model._meta.db_table, relation.field.column))
+    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=older_than_days)
+    final = sorted(str(status) for status in FINAL_STATUSES)
+    held: dict[str, str] = {}
+    dropped: list[str] = []
+    rows = unlinked = 0
+    with transaction.atomic(), connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        if not is_partitioned(cursor, CASE_HISTORY):
+            raise OpsError("The case history is not partitioned: run `grassroots db partition-cases` first.")
+        cursor.execute(f"LOCK TABLE {Case._meta.db_table} IN SHARE MODE")
+        _settle(cursor)
+        for name, month in partitions(cursor, CASE_HISTORY):
+            if _month_end(month) > cutoff:
+                continue
+            cursor.execute(
+                f"SELECT c.number, c.status = ANY(%s) FROM {Case._meta.db_table} c "
+                f"WHERE c.id IN (SELECT case_id FROM {name}) AND (c.status <> ALL(%s) OR c.updated_at >= %s) "
+                "ORDER BY c.number",
+                [final, final, cutoff],
+            )
+            holding = cursor.fetchall()
+            if holding:
+                held[name] = _holding(holding, older_than_days)
+                continue
+            dropped.append(name)
+            cursor.execute(f"SELECT count(*) FROM {name}")
+            rows += cursor.fetchone()[0]
+            if dry_run:
+                continue
+            for child, column in unlink:
+                cursor.execute(
+                    f"UPDATE {child} SET {column} = NULL WHERE {column} IN (SELECT id FROM {name})"
+                )
+                unlinked += cursor.rowcount
+            cursor.execute(f"DROP TABLE {name}")
+    return CasePurgeReport(dropped, rows, held, unlinked, dry_run)
+
+
+def _holding(cases: list[tuple[str, bool]], days: int) -> str:
+    def some(numbers: list[str]) -> str:
+        return ", ".join(numbers[:5]) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+    still_open = [number for number, finished in cases if not finished]
+    recent = [number for number, finished in cases if finished]
+    reasons = []
+    if still_open:
+        reasons.append(f"{len(still_open)} case(s) not closed ({some(still_open)})")
+    if recent:
+        reasons.append(f"{len(recent)} case(s) finished or changed within {days} days ({some(recent)})")
+    return "; ".join(reasons)

@@ -334,8 +334,8 @@ def test_audit_log_in_monthly_partitions_keeps_its_chain_through_a_purge(capsys)
     call_command("db", "partition-audit", "--ahead", "2")
     assert "now partitioned by month: 6 entries" in capsys.readouterr().out
     with connection.cursor() as cursor:
-        assert ops.audit_is_partitioned(cursor)
-        months = [month for _name, month in ops.audit_partitions(cursor)]
+        assert ops.is_partitioned(cursor, ops.AUDIT_LOG)
+        months = [month for _name, month in ops.partitions(cursor, ops.AUDIT_LOG)]
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'audit_auditentry'")
         indexes = {name for (name,) in cursor.fetchall()}
     assert months[0] == ago(330).date().replace(day=1) and len(months) >= 12
@@ -375,7 +375,7 @@ def test_a_missing_month_is_created_even_when_its_rows_went_to_the_default_parti
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {ops.DEFAULT_PARTITION}")
         assert cursor.fetchone()[0] == 1
-        created = ops._create_month(cursor, far.date().replace(day=1))
+        created = ops._create_month(cursor, ops.AUDIT_LOG, far.date().replace(day=1))
         cursor.execute(f"SELECT count(*) FROM {created}")
         assert cursor.fetchone()[0] == 1
         cursor.execute(f"SELECT count(*) FROM {ops.DEFAULT_PARTITION}")

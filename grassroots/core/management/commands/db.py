@@ -4,6 +4,8 @@
   database, checked before it commits;
 * ``partition-audit`` / ``drop-audit-partitions --older-than-days N``: the audit log in monthly
   partitions on PostgreSQL, and retention by dropping whole months;
+* ``partition-cases`` / ``drop-case-partitions --older-than-days N``: the same for the case history
+  (the cases' timeline events), keeping every month that still concerns an open case;
 * ``bench [--docs docs/benchmarks.md]``: single-node figures for capacity planning, written into the
   generated section of the benchmarks document.
 """
@@ -32,7 +34,8 @@ STREET = "140302001"  # 上站街道, Yangquan: where the bench writes its regis
 class Command(BaseCommand):
     help = (
         "Database operations: `copy --to URL` (SQLite → PostgreSQL), `partition-audit`, "
-        "`drop-audit-partitions --older-than-days N`, `bench`."
+        "`drop-audit-partitions --older-than-days N`, `partition-cases`, "
+        "`drop-case-partitions --older-than-days N`, `bench`."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -56,6 +59,24 @@ class Command(BaseCommand):
             "a checkpoint keeps the chain verifiable.",
         )
         drop.add_argument("--older-than-days", type=int, required=True, metavar="N")
+        cases = sub.add_parser(
+            "partition-cases",
+            help="PostgreSQL: make the case history (cases_caseevent) range-partitioned by month "
+            "(or add missing partitions); the attachments' key to their event becomes a trigger pair.",
+        )
+        cases.add_argument("--ahead", type=int, default=3, help="Months of partitions to create ahead.")
+        drop_cases = sub.add_parser(
+            "drop-case-partitions",
+            help=f"PostgreSQL: drop monthly partitions of the case history older than N days (at least "
+            f"{ops.CASE_RETENTION_DAYS}: a case's timeline is the record of who handled it, when and how, "
+            "wanted for reviews, complaints about the handling and year-on-year evaluations long after "
+            "it closed). A month holding an event of a case not yet closed, or finished within N days, "
+            "is kept. Archive each partition first (pg_dump -Fc -t <partition>); --dry-run lists them.",
+        )
+        drop_cases.add_argument("--older-than-days", type=int, required=True, metavar="N")
+        drop_cases.add_argument(
+            "--dry-run", action="store_true", help="Say what would be dropped and kept; drop nothing."
+        )
         bench = sub.add_parser(
             "bench",
             help="Measure single-node figures (writes through the actions, audit appends, bulk load, "
@@ -109,6 +130,37 @@ class Command(BaseCommand):
                 f"Kept for now: {', '.join(report.deferred)} (an entry there follows a newer month's in id "
                 f"order; it goes with the next month)."
             )
+
+    def handle_partition_cases(self, *, ahead: int, **options) -> None:
+        report = ops.partition_cases(ahead)
+        if report.converted:
+            self.stdout.write(
+                f"cases_caseevent is now partitioned by month: {report.rows} events moved in "
+                f"{report.seconds:.1f} s; {len(report.created)} monthly partitions and a default one."
+            )
+            for reference in report.references:
+                self.stdout.write(f"Foreign key {reference} is now kept by constraint triggers.")
+        else:
+            created = ", ".join(report.created) or "none needed"
+            self.stdout.write(f"cases_caseevent was already partitioned; partitions created: {created}.")
+
+    def handle_drop_case_partitions(self, *, older_than_days: int, dry_run: bool, **options) -> None:
+        report = ops.drop_case_partitions(older_than_days, dry_run=dry_run)
+        if report.dropped:
+            months = ", ".join(report.dropped)
+            if dry_run:
+                self.stdout.write(f"Would drop {months} ({report.rows} events). Archive them first:")
+                for name in report.dropped:
+                    self.stdout.write(f"  pg_dump -Fc -t {name} -f {name}.dump <database>")
+            else:
+                self.stdout.write(
+                    f"Dropped {months} ({report.rows} events; {report.unlinked} attachments kept with "
+                    "their case, no longer tied to an event)."
+                )
+        else:
+            self.stdout.write(f"No month of the case history can go yet (N = {older_than_days} days).")
+        for name, why in report.held.items():
+            self.stdout.write(f"Kept {name}: {why}.")
 
     # --- bench -------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ TASKS = [
     "grassroots.imports.jobs.process_pending_jobs",
     "grassroots.disputes.actions.sweep",
     "grassroots.core.ops.ensure_audit_partitions",
+    "grassroots.core.ops.ensure_case_partitions",
     "grassroots.cockpit.live.refresh_live",
 ]
 
