@@ -365,7 +365,13 @@ def _visible(params) -> QuerySet[Case]:
     readable = Q(category__is_public=True)
     if key is not None:
         readable |= in_subtree("area", key.jurisdiction_id)
-    last_event = CaseEvent.objects.filter(case=OuterRef("pk")).order_by("-at").values("at")[:1]
+    # Bounded by the report's time: on PostgreSQL, with the case history in monthly partitions, only the
+    # months since the case was reported are probed for each row, not all of them (docs/scaling.md).
+    last_event = (
+        CaseEvent.objects.filter(case=OuterRef("pk"), at__gte=OuterRef("created_at"))
+        .order_by("-at")
+        .values("at")[:1]
+    )
     return (
         cases.filter(readable)
         .select_related("category", "unit", "holder")
