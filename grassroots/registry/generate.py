@@ -21,7 +21,11 @@ How it stays deterministic and unique: each community draws from its own ``rando
 Two residents could only share an ID number by sharing region, birth date and sequence number; the
 (birth date, sequence pair) slots of a region are dealt out to communities by their rank in the tree
 (registered residents: pairs 0–399 among the district's communities; floating residents: pairs
-400–499 among the city's communities), so no two communities can draw the same number.
+400–499 among the province's communities, since two cities' floating residents may come from the same
+county), so no two communities of a province can draw the same number. A province's communities are
+ranked among those in the tree when the population is generated: load a province's divisions before
+generating its cities one by one (with one city in the tree, its rank in the province is its rank in
+the city). Populations of two provinces in one database can clash on a floating resident.
 
 How it stays fast: rows are built as tuples (by a worker process for large runs, so that generating
 and writing overlap) and written with ``executemany`` on SQLite and ``COPY`` on PostgreSQL, one
@@ -517,7 +521,7 @@ class _Community:
     city_name: str
     district_name: str
     district_rank: tuple[int, int]  # (rank, count) among the district's communities
-    city_rank: tuple[int, int]
+    province_rank: tuple[int, int]  # among the province's: the floating residents' slots
     grids: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)
 
     @property
@@ -571,7 +575,7 @@ class _Generator:
         self.rows = _Rows()
         self.stats = _Stats()
         self.registered = _Slots(0, 400, *community.district_rank)
-        self.floating = _Slots(400, 100, *community.city_rank)
+        self.floating = _Slots(400, 100, *community.province_rank)
         self.district = community.code[:6]
         self.city = community.code[:4]
         self.building_no = 0
@@ -863,7 +867,7 @@ def _plan(within: str) -> list[_Community]:
         )
     )
     ranks: dict[str, dict[str, int]] = {}
-    for scope in {c[:6] for c in communities} | {c[:4] for c in communities}:
+    for scope in {c[:6] for c in communities} | {c[:2] for c in communities}:
         codes = Area.objects.filter(in_subtree("code", scope), level=Level.COMMUNITY).order_by("code")
         ranks[scope] = {code: i for i, code in enumerate(codes.values_list("code", flat=True))}
     plan = []
@@ -880,7 +884,7 @@ def _plan(within: str) -> list[_Community]:
                 city_name=names.get(city, ""),
                 district_name=names.get(district, ""),
                 district_rank=(ranks[district][code], len(ranks[district])),
-                city_rank=(ranks[city][code], len(ranks[city])),
+                province_rank=(ranks[code[:2]][code], len(ranks[code[:2]])),
                 grids=grids.get(code, []),
             )
         )

@@ -359,3 +359,16 @@ def test_worker_processes_generate_the_same_people():
     spawned = list(generate._built([community], 0.05, 9, parallel=True))
     assert [(r[2], r[4]) for r in spawned[0][0].residents] == [(r[2], r[4]) for r in inline[0][0].residents]
     assert spawned[0][0].households == inline[0][0].households
+
+
+def test_floating_slots_are_dealt_among_the_province(tree):
+    """Two cities' floating residents may come from the same county: their slots are dealt by the
+    community's rank in the province (with only Yangquan in the tree, its rank in the city)."""
+    plan = {c.code: c for c in generate._plan(STREET)}
+    in_province = list(
+        Area.objects.filter(code__startswith="14", level=Level.COMMUNITY)
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+    for code, community in plan.items():
+        assert community.province_rank == (in_province.index(code), len(in_province))
