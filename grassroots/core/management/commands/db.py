@@ -65,15 +65,21 @@ class Command(BaseCommand):
             "(or add missing partitions); the attachments' key to their event becomes a trigger pair.",
         )
         cases.add_argument("--ahead", type=int, default=3, help="Months of partitions to create ahead.")
-        drop_cases = sub.add_parser(
-            "drop-case-partitions",
-            help=f"PostgreSQL: drop monthly partitions of the case history older than N days (at least "
+        why = (
+            f"PostgreSQL: drop monthly partitions of the case history older than N days (at least "
             f"{ops.CASE_RETENTION_DAYS}: a case's timeline is the record of who handled it, when and how, "
             "wanted for reviews, complaints about the handling and year-on-year evaluations long after "
             "it closed). A month holding an event of a case not yet closed, or finished within N days, "
-            "is kept. Archive each partition first (pg_dump -Fc -t <partition>); --dry-run lists them.",
+            "is kept. Archive each partition first (pg_dump -Fc -t <partition>); --dry-run lists them."
         )
-        drop_cases.add_argument("--older-than-days", type=int, required=True, metavar="N")
+        drop_cases = sub.add_parser("drop-case-partitions", help=why, description=why)
+        drop_cases.add_argument(
+            "--older-than-days",
+            type=int,
+            required=True,
+            metavar="N",
+            help=f"Drop the months that ended more than N days ago; N at least {ops.CASE_RETENTION_DAYS}.",
+        )
         drop_cases.add_argument(
             "--dry-run", action="store_true", help="Say what would be dropped and kept; drop nothing."
         )
