@@ -16,6 +16,7 @@ SUITES: dict[str, str] = {
     "registry": "grassroots.registry.bench.run",
     "cases": "grassroots.cases.bench.run",
     "cockpit": "grassroots.cockpit.bench.run",
+    "load": "grassroots.core.loadtest.run",
     "province": "grassroots.core.bench_province.run",  # one city, then the province: per-node costs
     "all": "grassroots.core.bench_all.run",  # every suite above, then `db bench`; docs/benchmarks.md
 }
