@@ -41,6 +41,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,6 @@ from grassroots.areas.bench import (
     Output,
     Printer,
     RawQueries,
-    measure_sample,
     resolve_source,
 )
 from grassroots.areas.choices import Level
@@ -66,7 +66,7 @@ from grassroots.areas.models import Area
 from grassroots.core.bench_all import ENGINES, duration, machine, ms, versions
 from grassroots.core.bench_all import load_average as _load
 from grassroots.registry import generate
-from grassroots.registry.bench import load_average, measure_counts, refresh_statistics
+from grassroots.registry.bench import load_average, refresh_statistics
 from grassroots.registry.models import Household, Resident
 
 DEFAULT_PROVINCE = "14"
@@ -130,28 +130,6 @@ class _Count:
     def __call__(self, execute, sql, params, many, context):
         self.n += 1
         return execute(sql, params, many, context)
-
-
-def time_page(client: Client, url: str, requests: int, *, cold: bool = False) -> dict[str, Any]:
-    """``requests`` GETs of ``url`` (three warm-ups first); with ``cold`` the cache is emptied before
-    each (off the clock)."""
-    for _ in range(3):
-        response = client.get(url)
-    if response.status_code != 200:
-        raise CommandError(f"GET {url}: {response.status_code}")
-    counter = _Count()
-    if cold:
-        cache.clear()
-    with connection.execute_wrapper(counter):
-        client.get(url)
-    samples = []
-    for _ in range(requests):
-        if cold:
-            cache.clear()
-        began = time.perf_counter_ns()
-        client.get(url)
-        samples.append((time.perf_counter_ns() - began) / 1e6)
-    return {"url": url, "bytes": len(response.content), "queries": counter.n, **distribution(samples)}
 
 
 # --- preparing a stage ----------------------------------------------------------------------------
@@ -304,19 +282,88 @@ def chain_for(city: str) -> list[str]:
     return chain
 
 
-def measure(say: Printer, *, province: str, chain: list[str], requests: int, repeat: int) -> dict[str, Any]:
-    from grassroots.cockpit.bench import _host
+class Sides:
+    """Django's default connection over one database, or swapped between open connections to several
+    databases of one server (a raw connection each, set up by Django, swapped in before each request or
+    query): so that stage 1's snapshot and stage 2 are measured in the same minutes, interleaved."""
 
-    user = city_user(chain[0])
-    client = Client(HTTP_HOST=_host())
-    client.force_login(user)
-    pages: dict[str, Any] = {}
+    def __init__(self, databases: dict[str, str | None]) -> None:
+        self.labels = list(databases)
+        self.original = connection.settings_dict["NAME"]
+        self.raw: dict[str, tuple[str, Any]] = {}
+        self.current: str | None = None
+        if len(databases) > 1:
+            connection.close()
+            for label, name in databases.items():
+                connection.settings_dict["NAME"] = name or self.original
+                connection.connect()
+                self.raw[label] = (connection.settings_dict["NAME"], connection.connection)
+                connection.connection = None
+
+    def use(self, label: str) -> None:
+        if self.raw and self.current != label:
+            name, raw = self.raw[label]
+            connection.connection = raw
+            connection.settings_dict["NAME"] = name
+            self.current = label
+
+    def close(self) -> None:
+        if self.raw:
+            connection.connection = None
+            for _, raw in self.raw.values():
+                raw.close()
+            connection.settings_dict["NAME"] = self.original
+            connection.ensure_connection()
+
+
+def measure(
+    say: Printer, sides: Sides, *, province: str, chain: list[str], requests: int, repeat: int
+) -> dict[str, dict[str, Any]]:
+    """Every figure for each side: requests and counts alternate between the sides, in rotating order."""
+    from grassroots.areas.bench import orm_subtree
+    from grassroots.cockpit.bench import _host
+    from grassroots.registry.bench import RawCounts, alternate, orm_count
+
+    labels = sides.labels
+    clients = {}
+    for label in labels:
+        sides.use(label)
+        clients[label] = Client(HTTP_HOST=_host())
+        clients[label].force_login(city_user(chain[0]))
+    results: dict[str, dict[str, Any]] = {
+        label: {"pages": {}, "registry_counts": [], "area_counts": []} for label in labels
+    }
     by_length = {len(code): code for code in chain}
 
     def page(key: str, url: str, *, cold: bool = False) -> None:
-        pages[key] = time_page(client, url, requests, cold=cold)
-        p = pages[key]
-        say(f"    {key:<34} p50 {p['p50_ms']:8.2f} ms  p99 {p['p99_ms']:8.2f} ms  {p['queries']:>3} queries")
+        queries = {}
+        for label in labels:
+            sides.use(label)
+            for _ in range(3):
+                response = clients[label].get(url)
+            if response.status_code != 200:
+                raise CommandError(f"GET {url} ({label}): {response.status_code}")
+            counter = _Count()
+            if cold:
+                cache.clear()
+            with connection.execute_wrapper(counter):
+                clients[label].get(url)
+            queries[label] = counter.n
+        samples: dict[str, list[float]] = {label: [] for label in labels}
+        for i in range(requests):
+            for label in labels if i % 2 == 0 else labels[::-1]:
+                sides.use(label)
+                if cold:
+                    cache.clear()
+                began = time.perf_counter_ns()
+                clients[label].get(url)
+                samples[label].append((time.perf_counter_ns() - began) / 1e6)
+        shown = []
+        for label in labels:
+            figures_ = {"url": url, "queries": queries[label], **distribution(samples[label])}
+            results[label]["pages"][key] = figures_
+            shown.append(f"{label} p50 {figures_['p50_ms']:7.2f} p99 {figures_['p99_ms']:7.2f} ms")
+        say(f"    {key:<42} " + "  ".join(shown) + f"  ({queries[labels[0]]} queries)")
 
     page("floor: GET /api/v1/me", "/api/v1/me")
     for code in chain:
@@ -324,10 +371,7 @@ def measure(say: Printer, *, province: str, chain: list[str], requests: int, rep
     for length in (12, 15, 18):
         if length in by_length:
             code = by_length[length]
-            page(
-                f"registry page {LEVEL_NAMES[_level(code)]} {code}",
-                reverse("registry:grid", args=[code]),
-            )
+            page(f"registry page {LEVEL_NAMES[_level(code)]} {code}", reverse("registry:grid", args=[code]))
     for length in (4, 9, 12):
         if length in by_length:
             code = by_length[length]
@@ -335,16 +379,69 @@ def measure(say: Printer, *, province: str, chain: list[str], requests: int, rep
             page(f"cockpit data {LEVEL_NAMES[_level(code)]} {code} cold", url, cold=True)
             page(f"cockpit data {LEVEL_NAMES[_level(code)]} {code} warm", url)
 
-    say("    counts (ORM against the driver's cursor) …", end="")
-    nodes = [province, *chain]
-    registry_counts = measure_counts(nodes, repeat)
-    raw = RawQueries()
+    say("    counts (ORM against the driver's cursor, the sides alternating) …", end="")
+    floors: dict[str, tuple[RawCounts, RawQueries]] = {}
+    for label in labels:
+        sides.use(label)
+        floors[label] = (RawCounts(), RawQueries())
+
+    def on(label: str, func: Callable[[], int]) -> Callable[[], int]:
+        def run_on() -> int:
+            sides.use(label)
+            return func()
+
+        return run_on
+
     try:
-        area_counts = [measure_sample(raw, code, _level(code), repeat) for code in nodes]
+        for code in [province, *chain]:
+            level = _level(code)
+            funcs: dict[tuple[str, str], Callable[[], int]] = {}
+            for label in labels:
+                counts_, areas_ = floors[label]
+                for what, model in (("residents", Resident), ("households", Household)):
+                    funcs[label, "orm_" + what] = on(label, partial(orm_count, model, code))
+                    funcs[label, "raw_" + what] = counts_.counter(model, code)
+                funcs[label, "orm_areas"] = on(label, orm_subtree(code))
+                funcs[label, "raw_areas"] = areas_.counter(*areas_.subtree_sql(code))
+            rows = {key: on(key[0], func)() for key, func in funcs.items()}
+            for label in labels:
+                for what in ("residents", "households", "areas"):
+                    if rows[label, "orm_" + what] != rows[label, "raw_" + what]:
+                        raise AssertionError(f"ORM and raw SQL disagree on the {what} of {code} ({label})")
+            timings = alternate({f"{a}|{b}": on(a, f) for (a, b), f in funcs.items()}, repeat)
+            for label in labels:
+                t = {
+                    key.split("|")[1]: value for key, value in timings.items() if key.startswith(label + "|")
+                }
+                row: dict[str, Any] = {"code": code, "level": LEVEL_NAMES[level]}
+                for what in ("residents", "households"):
+                    row[what] = {
+                        "rows": rows[label, "orm_" + what],
+                        "orm": t["orm_" + what],
+                        "raw": t["raw_" + what],
+                        "ratio": t["orm_" + what]["median_us"] / t["raw_" + what]["median_us"],
+                    }
+                results[label]["registry_counts"].append(row)
+                results[label]["area_counts"].append(
+                    {
+                        "code": code,
+                        "rows": rows[label, "orm_areas"],
+                        "orm": t["orm_areas"],
+                        "raw": t["raw_areas"],
+                        "ratio": t["orm_areas"]["median_us"] / t["raw_areas"]["median_us"],
+                    }
+                )
     finally:
-        raw.close()
+        for label in labels:
+            sides.use(label)
+            for floor in floors[label]:
+                floor.close()
     say(" done")
-    return {"pages": pages, "registry_counts": registry_counts, "area_counts": area_counts}
+    return results
+
+
+def measure_one(say: Printer, sides: Sides, label: str, **options: Any) -> dict[str, Any]:
+    return measure(say, sides, **options)[label]
 
 
 def _level(code: str) -> Level:
@@ -398,6 +495,59 @@ def compare(one: dict[str, Any], many: dict[str, Any], province: str) -> list[di
     return rows
 
 
+def _maintenance():
+    """A connection to the server's ``postgres`` database (CREATE/DROP DATABASE run outside ours)."""
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname="postgres",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        autocommit=True,
+    )
+
+
+def take_snapshot() -> str:
+    """A copy of the database as stage 1 left it, ``<name>_stage1``, by ``CREATE DATABASE … TEMPLATE``
+    (no one may be connected to the template: our connection closes, autovacuum is asked to leave)."""
+    name = connection.settings_dict["NAME"]
+    snapshot = f"{name}_stage1"
+    connection.close()
+    with _maintenance() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{snapshot}"')
+        for attempt in range(20):
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid()",
+                [name],
+            )
+            try:
+                admin.execute(f'CREATE DATABASE "{snapshot}" TEMPLATE "{name}"')
+                break
+            except psycopg_errors().ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(1)
+    return snapshot
+
+
+def psycopg_errors():
+    import psycopg
+
+    return psycopg.errors
+
+
+def drop_database(name: str) -> None:
+    connection_name = connection.settings_dict["NAME"]
+    if name == connection_name:
+        raise CommandError(f"Refusing to drop the configured database {name}.")
+    with _maintenance() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
 # --- the suite ------------------------------------------------------------------------------------
 
 
@@ -437,12 +587,12 @@ def run(options: Mapping[str, Any], out: Output) -> dict[str, Any]:
     began = time.perf_counter()
     say(f"Grassroots benchmark: province {province}, one city ({city}) then all, scale {scale}")
     stages: dict[str, Any] = {}
-    chain: list[str] = []
+    snapshot = None
     for name, whole in (("one_city", False), ("province", True)):
         title = f"2. The province: {province}" if whole else f"1. One city: {city}"
         say(f"\n{title}")
         stage_began = time.perf_counter()
-        stage = prepare(
+        stages[name] = stage = prepare(
             say,
             source=source,
             province=province,
@@ -452,21 +602,54 @@ def run(options: Mapping[str, Any], out: Output) -> dict[str, Any]:
             seed=seed,
             cases_per_resident=per_resident,
         )
-        if not chain:
-            chain = chain_for(city)
-        stage["load_average"] = load_average()
-        say(f"  measuring {chain} (load {stage['load_average']})")
-        measured, stage["seconds"]["measure"] = timed(
-            say,
-            "measurements",
-            lambda c=chain: measure(say, province=province, chain=c, requests=requests, repeat=repeat),
-        )
-        stage.update(measured)
+        if not whole:
+            results["chain"] = chain = chain_for(city)
+            if connection.vendor == "postgresql":
+                snapshot, stage["seconds"]["snapshot"] = timed(
+                    say, "snapshot of stage 1 (CREATE DATABASE … TEMPLATE)", take_snapshot
+                )
+        if snapshot is None:  # without a snapshot (SQLite), each stage is measured after it is loaded
+            stage["load_average"] = load_average()
+            say(f"  measuring {chain} (load {stage['load_average']})")
+            sides = Sides({name: None})
+            measured, stage["seconds"]["measure"] = timed(
+                say,
+                "measurements",
+                partial(
+                    measure_one,
+                    say,
+                    sides,
+                    name,
+                    province=province,
+                    chain=chain,
+                    requests=requests,
+                    repeat=repeat,
+                ),
+            )
+            stage.update(measured)
         stage["seconds"]["total"] = time.perf_counter() - stage_began
-        stages[name] = stage
-    results["chain"] = chain
+    if snapshot is not None:
+        say(f"\n3. Both stages at once: {snapshot} (stage 1) and the database (stage 2), alternating")
+        load_before = load_average()
+        sides = Sides({"one_city": snapshot, "province": None})
+        try:
+            both, seconds = timed(
+                say,
+                "measurements",
+                lambda: measure(say, sides, province=province, chain=chain, requests=requests, repeat=repeat),
+            )
+        finally:
+            sides.close()
+            drop_database(snapshot)
+        results["interleaved"] = {"seconds": seconds, "load_average": [load_before, load_average()]}
+        comparison = compare(both["one_city"], both["province"], province)
+        for stage_name in ("one_city", "province"):
+            stages[stage_name]["seconds"]["measure"] = seconds
+            stages[stage_name].update(both[stage_name])
+    else:
+        comparison = compare(stages["one_city"], stages["province"], province)
     results["stages"] = stages
-    results["comparison"] = compare(stages["one_city"], stages["province"], province)
+    results["comparison"] = comparison
     per_node = [row for row in results["comparison"] if row["per_node"]]
     results["worst_p50_ratio"] = max(row["p50_ratio"] for row in per_node)
     results["median_p50_ratio"] = statistics.median(row["p50_ratio"] for row in per_node)
