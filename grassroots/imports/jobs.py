@@ -257,12 +257,14 @@ def _beat(job: ImportJob, token: str, **fields) -> None:
 
 
 def _finish(job: ImportJob, token: str, status: str, error: tuple | None = None) -> None:
-    done = ImportJob.objects.filter(pk=job.pk, worker=token, status__in=_from(status)).update(
-        status=status, worker="", finished_at=timezone.now(), error=list(error) if error else None
-    )
-    if not done:
-        raise JobLost(job.pk)
-    if status == JobStatus.DONE:
+    """End the job and drop its plan, in one transaction: a process killed in between would leave a
+    finished job with plan rows that nothing deletes any more."""
+    with transaction.atomic():
+        done = ImportJob.objects.filter(pk=job.pk, worker=token, status__in=_from(status)).update(
+            status=status, worker="", finished_at=timezone.now(), error=list(error) if error else None
+        )
+        if not done:
+            raise JobLost(job.pk)
         PendingHousehold.objects.filter(job=job).delete()
 
 

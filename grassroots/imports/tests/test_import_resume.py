@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from grassroots.accounts.choices import Role
@@ -100,6 +101,35 @@ def test_a_job_whose_process_died_resumes_exactly(staff, monkeypatch):
     assert (job.imported_households, job.imported_residents, job.unchanged_households) == (9, 27, 0)
     assert job.processed_rows == job.total_rows == 27
     assert assert_whole(sizes) == set(sizes)
+    assert not PendingHousehold.objects.filter(job=job).exists()
+
+
+def test_a_process_killed_as_its_job_finishes_leaves_it_resumable(staff):
+    """The job's end and the removal of its plan are one transaction: a process killed just after the
+    job was marked done does not leave plan rows that nothing would delete; the job resumes."""
+    data, sizes = sheet_of(3)
+    job = jobs.do_create_job(
+        staff, node=Area.objects.get(code=COMMUNITY), upload=upload_file(data), dispatch=False
+    )
+
+    def killed_once_marked_done(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith("UPDATE") and "imports_importjob" in sql and JobStatus.DONE in (params or ()):
+            raise Killed
+        return result
+
+    with connection.execute_wrapper(killed_once_marked_done), pytest.raises(Killed):
+        jobs.process_job(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.households_loaded) == (JobStatus.RUNNING, 3)
+    assert PendingHousehold.objects.filter(job=job).count() == 3
+    assert assert_whole(sizes) == set(sizes)
+
+    ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=5))
+    assert jobs.process_pending_jobs() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE
+    assert (job.imported_households, job.imported_residents) == (3, 9)
     assert not PendingHousehold.objects.filter(job=job).exists()
 
 
