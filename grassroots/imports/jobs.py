@@ -469,9 +469,16 @@ def process_pending_jobs() -> list[int]:
     return finished
 
 
+#: How old a stored sheet without a job must be before a purge deletes it: an upload writes its file
+#: before its job is committed, so a younger one may be an upload in progress.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
 def purge_files(older_than: timedelta) -> int:
     """Delete the stored sheets of jobs finished before ``older_than`` ago (they hold ID numbers in
-    clear). Their reports stay; the downloads with the error column go. Returns how many."""
+    clear). Their reports stay; the downloads with the error column go. Also deletes sheets that no
+    job names, older than :data:`ORPHAN_GRACE`: an upload whose process died after writing the file
+    and before committing its job. Returns how many files went."""
     cutoff = timezone.now() - older_than
     purged = 0
     jobs = ImportJob.objects.filter(finished_at__lt=cutoff).exclude(stored_name="")
@@ -479,4 +486,23 @@ def purge_files(older_than: timedelta) -> int:
         job.path().unlink(missing_ok=True)
         ImportJob.objects.filter(pk=job.pk).update(stored_name="")
         purged += 1
-    return purged
+    return purged + _purge_orphans()
+
+
+def _purge_orphans() -> int:
+    directory = storage_dir()
+    if not directory.is_dir():
+        return 0
+    settled = (timezone.now() - ORPHAN_GRACE).timestamp()
+    old = {
+        entry.name: entry
+        for entry in os.scandir(directory)
+        if entry.is_file() and entry.stat().st_mtime < settled
+    }
+    named = set(ImportJob.objects.filter(stored_name__in=list(old)).values_list("stored_name", flat=True))
+    orphans = [entry for name, entry in old.items() if name not in named]
+    for entry in orphans:
+        Path(entry.path).unlink(missing_ok=True)
+    if orphans:
+        logger.warning("Deleted %d stored sheet(s) that no import job names.", len(orphans))
+    return len(orphans)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import time
 
 import pytest
 from django.core.management.base import BaseCommand, CommandError
 from openpyxl import load_workbook
 
-from grassroots.imports import cli
+from grassroots.imports import cli, jobs
 from grassroots.imports.models import ImportJob, JobStatus
 from grassroots.imports.sheet import ERROR_HEADER
 from grassroots.registry.models import Household
@@ -79,3 +81,22 @@ def test_purge_deletes_old_sheets(community_staff, tmp_path):
     assert "Deleted 1 stored sheet(s)." in run("--purge-days", "0")
     job.refresh_from_db()
     assert not job.has_file
+
+
+def test_purge_deletes_sheets_no_job_names_once_settled(community_staff, tmp_path):
+    """An import killed after storing its sheet and before committing its job leaves a file with ID
+    numbers in clear that no job names: a purge deletes it once it is older than an upload takes."""
+    sheet = tmp_path / "a.csv"
+    sheet.write_bytes(csv_bytes(family("CLI6", 1, 1)))
+    run(str(sheet), "--user", community_staff.username)
+    job = ImportJob.objects.get()
+    directory = jobs.storage_dir()
+    orphan, fresh = directory / "0123456789abcdef0123456789abcdef.csv", directory / "fedcba.csv"
+    orphan.write_bytes(b"id_number\n")
+    fresh.write_bytes(b"id_number\n")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (hours_ago, hours_ago))
+    os.utime(job.path(), (hours_ago, hours_ago))  # an old sheet of a job still named: kept
+    assert "Deleted 1 stored sheet(s)." in run("--purge-days", "1")
+    assert not orphan.exists()
+    assert fresh.exists() and job.path().exists()
