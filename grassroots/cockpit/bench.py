@@ -307,7 +307,8 @@ def floor_statements() -> dict[str, tuple[str, list]]:
         "SUM(CASE WHEN status = 'closed' AND highest_level = origin_level THEN 1 ELSE 0 END) AS own_level, "
         "SUM(CASE WHEN escalations > 0 THEN 1 ELSE 0 END) AS escalated, "
         "SUM(CASE WHEN status = 'closed' AND reopen_count > 0 THEN 1 ELSE 0 END) AS reopened, "
-        "SUM(satisfaction) AS rating, COUNT(satisfaction) AS ratings FROM cases_case GROUP BY area_id), "
+        "COALESCE(SUM(satisfaction), 0) AS rating, COUNT(satisfaction) AS ratings FROM cases_case "
+        "GROUP BY area_id), "
         "rolled AS "
         + mat
         + "("
