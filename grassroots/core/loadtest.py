@@ -884,10 +884,16 @@ def timeline(results: list[Result], step: float, since: float = 0.0, until: floa
     return rows
 
 
+def in_restart_window(result: Result, began: float) -> bool:
+    """Under way when the restart began (answered after it), or sent within :data:`RECOVERY_SECONDS`
+    of it."""
+    return result.started + result.ms / 1000 >= began and result.started < began + RECOVERY_SECONDS
+
+
 def restart_figures(results: list[Result], began: float, ended: float) -> dict[str, Any]:
     """``began`` and ``ended`` in seconds since the load began."""
     window_end = began + RECOVERY_SECONDS
-    failed = [r for r in results if r.error and r.started >= began - 1.0]  # (a request under way)
+    failed = [r for r in results if r.error and r.started + r.ms / 1000 >= began]
     last = max((r.started for r in failed), default=None)
     in_window = [r for r in results if began <= r.started < window_end]
     return {
@@ -895,7 +901,7 @@ def restart_figures(results: list[Result], began: float, ended: float) -> dict[s
         "took_s": round(ended - began, 1),
         "errors": len(failed),
         "error_kinds": dict(Counter(f"{r.kind}: {r.error}" for r in failed).most_common(8)),
-        "last_error_after_s": None if last is None else round(last - began, 1),
+        "last_error_after_s": None if last is None else round(last - began, 1),  # (sent)
         "within_s": RECOVERY_SECONDS,
         "recovered": last is None or last - began <= RECOVERY_SECONDS,
         "errors_later": sum(1 for r in results if r.error and r.started >= window_end),
@@ -1077,14 +1083,8 @@ def run(options: dict, out) -> dict:
             report["restart"] = restart_figures(
                 phase.results, restart_window["began"], restart_window["ended"]
             )
-            outside = sum(
-                1
-                for r in phase.results
-                if r.error
-                and not restart_window["began"] - 1.0
-                <= r.started
-                < restart_window["began"] + RECOVERY_SECONDS
-            )
+            began = restart_window["began"]
+            outside = sum(1 for r in phase.results if r.error and not in_restart_window(r, began))
         elif restart:
             report["restart"] = {"failed": restart_error[0] if restart_error else "did not run"}
         report["target"] = {

@@ -125,6 +125,7 @@ def test_the_mix_is_exact_per_hundred_flows() -> None:
 def test_restart_figures_count_the_window_and_what_follows() -> None:
     ok = [Result("api_cases", t / 10, 20.0, 200) for t in range(0, 400)]
     failed = [
+        Result("area_page", 19.2, 900.0, 500, "HTTP 500"),  # under way when the restart began
         Result("case_list", 20.2, 3.0, 500, "HTTP 500"),
         Result("public_post", 22.9, 4.0, 0, "ConnectionResetError"),
         Result("grid_page", 38.0, 5.0, 500, "HTTP 500"),  # 18 s after the restart began: too late
@@ -132,12 +133,14 @@ def test_restart_figures_count_the_window_and_what_follows() -> None:
 
     figures = restart_figures(sorted(ok + failed, key=lambda r: r.started), began=20.0, ended=21.5)
 
-    assert figures["errors"] == 3 and figures["errors_later"] == 1
+    assert figures["errors"] == 4 and figures["errors_later"] == 1
     assert figures["last_error_after_s"] == 18.0 and figures["recovered"] is False
     assert figures["window"]["errors"] == 2 and figures["window"]["requests"] == 152
     assert figures["per_second"][0]["t"] == 17 and figures["per_second"][3]["errors"] == 1
+    assert [loadtest.in_restart_window(r, 20.0) for r in failed] == [True, True, True, False]
+    assert not loadtest.in_restart_window(Result("area_page", 19.2, 700.0, 500, "HTTP 500"), 20.0)
 
-    quick = restart_figures(sorted(ok + failed[:2], key=lambda r: r.started), began=20.0, ended=21.5)
+    quick = restart_figures(sorted(ok + failed[:3], key=lambda r: r.started), began=20.0, ended=21.5)
     assert quick["recovered"] is True and quick["last_error_after_s"] == 2.9
     assert quick["took_s"] == 1.5 and quick["errors_later"] == 0
 
