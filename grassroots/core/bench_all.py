@@ -301,6 +301,10 @@ def rate(value: float, unit: str = "rows/s") -> str:
     return f"{value:,.0f} {unit}"
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def aim(text: str, passed: bool | None = None) -> str:
     if passed is None:
         return text
@@ -375,7 +379,7 @@ def tree_rows(r: dict) -> tuple[list[Row], list[str]]:
         sample = result["samples"][0]
         rows.append(
             timing_row(
-                f"`within({sample['code']}).count()`, {level} ({sample['rows']:,} rows)",
+                f"`within({sample['code']}).count()`, {level} ({plural(sample['rows'], 'row')})",
                 sample["orm"],
                 sample["raw"],
                 sample["ratio"],
@@ -386,7 +390,7 @@ def tree_rows(r: dict) -> tuple[list[Row], list[str]]:
         by = sample["by_level"]
         rows.append(
             timing_row(
-                f"the same, `.filter(level={by['level']})` ({by['rows']:,} rows)",
+                f"the same, `.filter(level={by['level']})` ({plural(by['rows'], 'row')})",
                 by["orm"],
                 by["raw"],
                 by["ratio"],

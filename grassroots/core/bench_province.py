@@ -747,7 +747,15 @@ def render(r: Mapping[str, Any]) -> str:
         f"The same nodes ({' → '.join(r['chain'])}) as the same city administrator, in both stages: "
         f"pages through Django's test client, {r['requests']} requests each; counts through the ORM, "
         f"{r['repeat']} runs each, beside the same SQL on the driver's cursor (floor, stage 2). "
-        "Cockpit *cold*: the cache emptied before each request. Ratio: stage 2 / stage 1.",
+        "Cockpit *cold*: the cache emptied before each request. Ratio: stage 2 / stage 1."
+        + (
+            f" Stage 1 was kept as a snapshot database (`CREATE DATABASE … TEMPLATE`) and both stages were "
+            f"measured together, in {duration(r['interleaved']['seconds'])} (the *measuring* column), "
+            "every request and count alternating between the two databases in rotating order, so that "
+            "both see the same load of the shared machine."
+            if r.get("interleaved")
+            else " Each stage was measured after it was loaded."
+        ),
         "",
         f"| figure | 1 city p50 | 1 city p99 | {cities} cities p50 | {cities} cities p99 | ratio p50 | "
         "ratio p99 | floor p50 (stage 2) |",
