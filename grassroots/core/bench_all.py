@@ -249,6 +249,8 @@ def run(options: Mapping[str, Any], out: Output) -> dict[str, Any]:
 
 def command_line(options: Mapping[str, Any]) -> str:
     parts = ["grassroots bench all"]
+    if options.get("source"):
+        parts.append(f"--source {Path(options['source']).name}")
     if options.get("quick"):
         parts.append("--quick")
     if options.get("with_load"):
