@@ -895,7 +895,7 @@ def restart_figures(results: list[Result], began: float, ended: float) -> dict[s
     window_end = began + RECOVERY_SECONDS
     failed = [r for r in results if r.error and r.started + r.ms / 1000 >= began]
     last = max((r.started for r in failed), default=None)
-    in_window = [r for r in results if began <= r.started < window_end]
+    in_window = [r for r in results if in_restart_window(r, began)]
     return {
         "began_s": round(began, 1),
         "took_s": round(ended - began, 1),

@@ -135,7 +135,7 @@ def test_restart_figures_count_the_window_and_what_follows() -> None:
 
     assert figures["errors"] == 4 and figures["errors_later"] == 1
     assert figures["last_error_after_s"] == 18.0 and figures["recovered"] is False
-    assert figures["window"]["errors"] == 2 and figures["window"]["requests"] == 152
+    assert figures["window"]["errors"] == 3 and figures["window"]["requests"] == 153
     assert figures["per_second"][0]["t"] == 17 and figures["per_second"][3]["errors"] == 1
     assert [loadtest.in_restart_window(r, 20.0) for r in failed] == [True, True, True, False]
     assert not loadtest.in_restart_window(Result("area_page", 19.2, 700.0, 500, "HTTP 500"), 20.0)
