@@ -16,8 +16,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Substr
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -119,9 +119,19 @@ def care_by_resident(user, residents) -> dict[int, list[CareMembership]]:
 
 
 def with_size(households: QuerySet[Household]) -> QuerySet[Household]:
-    return households.select_related("head").annotate(
-        size=Count("members", filter=Q(members__status=ResidentStatus.ACTIVE))
+    """Households with their head and ``size``, the number of active members.
+
+    The size is a correlated subquery, not a ``Count`` over a join: a page of 20 households then
+    counts the members of those 20, where a join and ``GROUP BY`` would aggregate every household of
+    the grid before sorting and cutting the page, and the paginator's ``COUNT`` would carry the join
+    too."""
+    members = (
+        Resident.objects.filter(household=OuterRef("pk"), status=ResidentStatus.ACTIVE)
+        .order_by()
+        .annotate(n=Func(F("pk"), function="COUNT"))
+        .values("n")
     )
+    return households.select_related("head").annotate(size=Coalesce(Subquery(members), 0))
 
 
 def placeable_areas(user, anchor: Area, current: str | None = None) -> QuerySet[Area]:
