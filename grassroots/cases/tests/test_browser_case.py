@@ -67,6 +67,19 @@ def do(page, action: str, note: str = "") -> None:
     assert page.locator(".message.success").is_visible(), action
 
 
+def pick(page, selector: str, **option) -> None:
+    """Choose in a select that htmx swapped in: once htmx has settled, so its change handler is bound.
+
+    ``wait_for_selector`` returns as soon as the new picker is in the document; htmx binds its
+    triggers while settling, and a change made in between (a machine is faster than a person) is
+    never sent."""
+    page.wait_for_selector(selector)
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+    page.select_option(selector, **option)
+
+
 def test_from_a_public_report_to_its_closure(live_server, browser, city):
     # A resident reports on their phone, without an account.
     resident = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
@@ -77,13 +90,10 @@ def test_from_a_public_report_to_its_closure(live_server, browser, city):
     resident.fill("#id_attr_pole_number", "YLG-017")
     resident.fill("#id_title", "小区门口路灯不亮")
     resident.fill("#id_description", "油娄沟小区东门的路灯一周没亮了，晚上很黑。")
-    resident.select_option("#pick-1", label="城区")
-    resident.wait_for_selector("#pick-2")
-    resident.select_option("#pick-2", label="上站街道")
-    resident.wait_for_selector("#pick-3")
-    resident.select_option("#pick-3", label="油娄沟社区")
-    resident.wait_for_selector("#pick-4")
-    resident.select_option("#pick-4", value=GRID)
+    pick(resident, "#pick-1", label="城区")
+    pick(resident, "#pick-2", label="上站街道")
+    pick(resident, "#pick-3", label="油娄沟社区")
+    pick(resident, "#pick-4", value=GRID)
     expect(resident.locator("input[name=area]")).to_have_value(GRID)
     resident.set_input_files("#id_photo_1", {"name": "light.png", "mimeType": "image/png", "buffer": PNG})
     shot(resident, "case-public-report.png")
