@@ -67,7 +67,7 @@ from grassroots.registry.bench import RawWriter, load_average
 
 from .choices import STEP_OF_STATUS, Channel, Clock, NoticeKind, Status, Step, SupervisionStatus
 from .models import Case, CaseEvent, Category, Notice, SupervisionOrder
-from .sweep import ESCALATABLE, sweep
+from .sweep import ESCALATABLE, overdue_cases_from, sweep
 from .workflow import HOLDER_ROLES
 
 AIMS = {"sweep": 3.0, "idle_ms": 5.0, "intake_throughput": 0.4, "intake_p99_ms": 20.0}
@@ -382,18 +382,16 @@ class RawSweep:
         category, event = Category._meta.db_table, CaseEvent._meta.db_table
         grant, order = Grant._meta.db_table, SupervisionOrder._meta.db_table
         self.p, self.case = p, case
+        self.overdue_cases = overdue_cases = overdue_cases_from(case)
         notify = (
             f"INSERT INTO {notice} (user_id, case_id, kind, text, created_at) "
             f"SELECT DISTINCT g.user_id, c.id, {p}, SUBSTR(c.number || ' ' || c.title, 1, 200), {p} "
-            f"FROM {case} c "
-            f"JOIN {grant} g ON g.area_id = c.holder_id AND g.role IN ({_in(HOLDER_ROLES)}) WHERE "
+            f"FROM {case} c CROSS JOIN {grant} g "
+            f"WHERE g.area_id = c.holder_id AND g.role IN ({_in(HOLDER_ROLES)}) AND "
         )
         on_time, warning, overdue = Clock.ON_TIME, Clock.WARNING, Clock.OVERDUE
-        self.warn_notices = notify + f"c.clock = '{on_time}' AND c.warn_at <= {p} AND c.deadline > {p}"
-        self.warn = (
-            f"UPDATE {case} SET clock = '{warning}' "
-            f"WHERE clock = '{on_time}' AND warn_at <= {p} AND deadline > {p}"
-        )
+        self.warn_notices = notify + f"c.clock = '{on_time}' AND c.warn_at <= {p}"
+        self.warn = f"UPDATE {case} SET clock = '{warning}' WHERE clock = '{on_time}' AND warn_at <= {p}"
         self.overdue_notices = notify + f"c.clock IN ('{on_time}', '{warning}') AND c.deadline <= {p}"
         self.overdue = (
             f"UPDATE {case} SET clock = '{overdue}', was_overdue = {p} "
@@ -403,14 +401,14 @@ class RawSweep:
             f"c.clock = '{overdue}' AND c.level > {int(Level.CITY)} AND c.status IN ({_in(ESCALATABLE)}) "
             f"AND c.category_id IN (SELECT id FROM {category} WHERE escalate_when_overdue = {p})"
         )
-        self.categories = f"SELECT DISTINCT c.category_id FROM {case} c WHERE {self.where}"
+        self.categories = f"SELECT DISTINCT c.category_id FROM {overdue_cases} WHERE {self.where}"
         self.category_rows = (
             f'SELECT id, accept_hours, warn_share FROM {category} WHERE id IN ({{}}) ORDER BY "order", code'
         )
         self.events = (
             f"INSERT INTO {event} (case_id, at, actor_name, action, from_status, to_status, from_level, "
             f"to_level, note, public) SELECT c.id, {p}, {p}, 'escalate', c.status, '{Status.REPORTED}', "
-            f"c.level, c.level - 1, {p}, {p} FROM {case} c WHERE {self.where}"
+            f"c.level, c.level - 1, {p}, {p} FROM {overdue_cases} WHERE {self.where}"
         )
         self.parent_code = (
             "CASE level "
@@ -421,7 +419,10 @@ class RawSweep:
             + " END"
         )
         self.escalated_notices = (
-            notify + f"c.step_started_at = {p} AND c.status = '{Status.REPORTED}' AND c.escalations > 0"
+            f"INSERT INTO {notice} (user_id, case_id, kind, text, created_at) "
+            f"SELECT DISTINCT g.user_id, c.id, {p}, SUBSTR(c.number || ' ' || c.title, 1, 200), {p} "
+            f"FROM {case} c JOIN {grant} g ON g.area_id = c.holder_id AND g.role IN ({_in(HOLDER_ROLES)}) "
+            f"WHERE c.step_started_at = {p} AND c.status = '{Status.REPORTED}' AND c.escalations > 0"
         )
         self.late_notices = (
             f"INSERT INTO {notice} (user_id, case_id, kind, text, created_at) "
@@ -434,12 +435,12 @@ class RawSweep:
         """The sweep's statements, in its order; returns what each step changed."""
         cursor, now, p = self.cursor, self.now, self.p
         changed = {}
-        cursor.execute(self.warn_notices, [NoticeKind.WARNING, now, now, now])
-        cursor.execute(self.warn, [now, now])
-        changed["warned"] = cursor.rowcount
         cursor.execute(self.overdue_notices, [NoticeKind.OVERDUE, now, now])
         cursor.execute(self.overdue, [True, now])
         changed["overdue"] = cursor.rowcount
+        cursor.execute(self.warn_notices, [NoticeKind.WARNING, now, now])
+        cursor.execute(self.warn, [now])
+        changed["warned"] = cursor.rowcount
         cursor.execute(self.categories, [True])
         categories = [row[0] for row in cursor.fetchall()]
         changed["escalated"] = 0
@@ -459,7 +460,7 @@ class RawSweep:
                 f"status = '{Status.REPORTED}', step = '{Step.ACCEPT}', step_started_at = {p}, "
                 f"deadline = CASE category_id {case_when} END, warn_at = CASE category_id {case_when} END, "
                 f"clock = '{Clock.ON_TIME}', version = version + 1 "
-                f"WHERE id IN (SELECT c.id FROM {self.case} c WHERE {self.where})",
+                f"WHERE id IN (SELECT c.id FROM {self.overdue_cases} WHERE {self.where})",
                 [now, *deadlines, *warnings, True],
             )
             changed["escalated"] = cursor.rowcount
@@ -473,10 +474,10 @@ class RawSweep:
         """The plan the database chose for each statement of the idle tick, one line each."""
         now, explain = self.now, "EXPLAIN QUERY PLAN " if self.p == "?" else "EXPLAIN (COSTS OFF) "
         statements = {
-            "warn notices": (self.warn_notices, [NoticeKind.WARNING, now, now, now]),
-            "warn": (self.warn, [now, now]),
             "overdue notices": (self.overdue_notices, [NoticeKind.OVERDUE, now, now]),
             "overdue": (self.overdue, [True, now]),
+            "warn notices": (self.warn_notices, [NoticeKind.WARNING, now, now]),
+            "warn": (self.warn, [now]),
             "escalatable categories": (self.categories, [True]),
             "late supervision notices": (self.late_notices, [NoticeKind.SUPERVISION, now, "open", now]),
             "late supervision": (self.late, [SupervisionStatus.LATE, SupervisionStatus.OPEN, now]),
