@@ -1,8 +1,8 @@
 """`grassroots bench all --quick` on the test database: every suite runs, its figures land in this
 vendor's generated section of the benchmarks document, and nothing outside the markers changes.
 
-The tree suite reads the small cut of the national divisions (grassroots/areas/tests/fixtures); the
-ops part (`db bench`) leaves out the backup and restore on SQLite's in-memory test database.
+The tree suite reads the small cut of the national divisions (grassroots/areas/tests/fixtures); a
+quick run's ops part (`db bench`) leaves out the backup and restore.
 Transactional: the cases suite's gunicorn servers read what the benchmark committed.
 """
 

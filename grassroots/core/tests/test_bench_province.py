@@ -40,6 +40,7 @@ def test_province_measures_the_same_nodes_in_both_stages(tmp_path: Path) -> None
         "0.05",
         "--province-requests",
         "2",
+        "--province-no-snapshot",  # the snapshot closes the connection, and the test runs in a transaction
         "--repeat",
         "2",
         "--docs",
