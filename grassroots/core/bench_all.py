@@ -48,6 +48,7 @@ from django.db import connection
 from django.utils.module_loading import import_string
 
 from grassroots.areas.bench import Output, Printer
+from grassroots.core.docsections import replace_section
 
 #: Suites ``all`` does not run: itself; ``load`` (10 minutes, ``--with-load``); ``province`` (a
 #: database of its own, an hour).
@@ -727,14 +728,4 @@ def render(results: Mapping[str, Any]) -> str:
 def write_section(path: Path, results: Mapping[str, Any]) -> None:
     """Replace this vendor's section of ``path``; add it before a ``## Load`` heading (or at the end)."""
     begin, end = markers(results["vendor"])
-    body = render(results)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    elif "\n## Load" in text:
-        head, rest = text.split("\n## Load", 1)
-        text = head.rstrip("\n") + "\n\n" + body + "\n\n## Load" + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, begin, end, render(results), before="## Load")

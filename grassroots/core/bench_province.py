@@ -65,6 +65,7 @@ from grassroots.areas.importer import import_divisions
 from grassroots.areas.models import Area
 from grassroots.core.bench_all import ENGINES, duration, machine, ms, versions
 from grassroots.core.bench_all import load_average as _load
+from grassroots.core.docsections import replace_section
 from grassroots.registry import generate
 from grassroots.registry.bench import load_average, refresh_statistics
 from grassroots.registry.models import Household, Resident
@@ -791,14 +792,4 @@ DASH = "—"
 
 def write_section(path: Path, results: Mapping[str, Any]) -> None:
     """Replace the province section of ``path``; add it before a ``## Load`` heading (or at the end)."""
-    body = render(results)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + body + rest.split(END, 1)[1]
-    elif "\n## Load" in text:
-        head, rest = text.split("\n## Load", 1)
-        text = head.rstrip("\n") + "\n\n" + body + "\n\n## Load" + rest
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, BEGIN, END, render(results), before="## Load")

@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from grassroots.core import ops
+from grassroots.core.docsections import replace_section
 
 ENGINES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
 STREET = "140302001"  # 上站街道, Yangquan: where the bench writes its registry rows
@@ -381,10 +382,4 @@ def write_section(path: Path, figures: dict) -> None:
             end,
         ]
     )
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + body + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_section(path, begin, end, body)
