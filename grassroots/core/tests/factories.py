@@ -22,7 +22,7 @@ import io
 import itertools
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -556,12 +556,14 @@ def _cockpit(world: World, admin) -> None:
 
 
 @contextmanager
-def world_for_module(django_db_blocker, scratch: Path) -> Iterator[World]:
+def world_for_module(
+    django_db_blocker, scratch: Path, build: Callable[[], Any] | None = None
+) -> Iterator[Any]:
     """Build the world once for a module, in a transaction rolled back when the module ends.
 
     Each test's own ``db`` transaction nests inside it (a savepoint), so whatever a test writes is
     undone after the test, and nothing of the world outlives the module. Sheets and photos go to
-    ``scratch``.
+    ``scratch``. ``build`` makes the world (default :func:`build_world`) on the shared test tree.
     """
     from django.conf import settings
     from django.db import transaction
@@ -589,7 +591,7 @@ def world_for_module(django_db_blocker, scratch: Path) -> Iterator[World]:
                 or not Area.objects.filter(parent_id=OTHER_COMMUNITY).exists()
             ):
                 _build_tree()  # a transactional test emptied the database
-            yield build_world()
+            yield (build or build_world)()
         finally:
             transaction.set_rollback(True)
             atomic.__exit__(None, None, None)

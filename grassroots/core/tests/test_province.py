@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import transaction
-from django.test import Client, override_settings
+from django.test import Client
 from django.utils import timezone
 
 from grassroots.accounts import actions as account_actions
@@ -58,6 +58,8 @@ from grassroots.registry import actions as registry_actions
 from grassroots.registry.choices import CareGroup, HouseholdStatus, Relation, ResidentStatus
 from grassroots.registry.idnumber import make_id_number
 from grassroots.registry.models import Household, Resident
+
+from .factories import world_for_module
 
 FIXTURES = Path(__file__).resolve().parents[2] / "areas" / "tests" / "fixtures"
 NATIONAL_SMALL = FIXTURES / "national_small"  # 北京市 11 and 太原市 1401
@@ -280,27 +282,8 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[World]:
-    from grassroots.conftest import COLLEAGUE_GRID, _build_tree
-
-    scratch = tmp_path_factory.mktemp("province")
-    overrides = override_settings(
-        DATA_DIR=scratch,
-        MEDIA_ROOT=scratch / "media",
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    )
-    with django_db_blocker.unblock(), overrides:
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            if (
-                not Area.objects.filter(code=COLLEAGUE_GRID).exists()
-                or not Area.objects.filter(parent_id=OTHER_COMMUNITY).exists()
-            ):
-                _build_tree()  # a transactional test emptied the database
-            yield build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with world_for_module(django_db_blocker, tmp_path_factory.mktemp("province"), build=build_world) as made:
+        yield made
 
 
 @pytest.fixture(autouse=True)
